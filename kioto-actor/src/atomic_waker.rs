@@ -1,0 +1,123 @@
+//! A slot holding the actor task's waker, written by the actor and taken by
+//! whichever sender has to wake it.
+//!
+//! # Protocol
+//!
+//! The slot has one state word with two bits:
+//!
+//! - [`REGISTERING`]: the receiver is writing a new waker into the cell; only
+//!   the receiver sets it, and only from the idle state.
+//! - [`WAKING`]: a waker is taking the stored waker out to wake it; any thread
+//!   may set it, the one that set it from idle owns the cell until it clears
+//!   the bit.
+//!
+//! Whoever moves the word from idle (`0`) to its own bit owns the cell. A wake
+//! that arrives while the receiver is registering only sets `WAKING`; the
+//! receiver notices the bit when it tries to release the cell and wakes the
+//! new waker itself, so no wake is lost. A registration that arrives while a
+//! waker is being woken wakes the new waker at once (a spurious poll at worst).
+//!
+//! Only one thread (the actor task) ever registers, which is why a concurrent
+//! `register` is a bug rather than a case to handle.
+
+use std::fmt;
+use std::task::Waker;
+
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+
+/// The cell is free and may hold a waker.
+const IDLE: usize = 0;
+/// Set by the receiver while it writes the cell (from [`IDLE`] only).
+const REGISTERING: usize = 0b01;
+/// Set by a waker while it takes the stored waker out; set by a waker that
+/// lost the race with a registration, to tell the registrar to wake.
+const WAKING: usize = 0b10;
+
+pub(crate) struct AtomicWaker {
+    state: AtomicUsize,
+    /// Accessed only by the thread that moved `state` out of [`IDLE`].
+    waker: UnsafeCell<Option<Waker>>,
+}
+
+// SAFETY: the cell is only touched by the single owner elected through
+// `state` (see the module docs), and `Waker` is `Send + Sync`.
+unsafe impl Send for AtomicWaker {}
+// SAFETY: as for `Send`: the state word serializes all access to the cell.
+unsafe impl Sync for AtomicWaker {}
+
+impl AtomicWaker {
+    pub(crate) fn new() -> Self {
+        AtomicWaker {
+            state: AtomicUsize::new(IDLE),
+            waker: UnsafeCell::new(None),
+        }
+    }
+
+    /// Stores `waker` to be woken by the next [`wake`](Self::wake). Must only
+    /// be called from one thread at a time (the receiver).
+    pub(crate) fn register(&self, waker: &Waker) {
+        match self
+            .state
+            .compare_exchange(IDLE, REGISTERING, Ordering::Acquire, Ordering::Acquire)
+        {
+            Ok(_) => {
+                // SAFETY: we moved the state from IDLE to REGISTERING, so we
+                // own the cell until we leave REGISTERING.
+                unsafe {
+                    self.waker.with_mut(|slot| match &mut *slot {
+                        Some(old) if old.will_wake(waker) => {}
+                        other => *other = Some(waker.clone()),
+                    });
+                }
+                if let Err(actual) = self.state.compare_exchange(
+                    REGISTERING,
+                    IDLE,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    // A wake arrived while we wrote: it could not take the
+                    // waker, so we deliver the wake-up ourselves.
+                    debug_assert_eq!(actual, REGISTERING | WAKING);
+                    // SAFETY: the state is REGISTERING|WAKING; wakers that
+                    // see it back off, so we still own the cell.
+                    let taken = unsafe { self.waker.with_mut(|slot| (*slot).take()) };
+                    self.state.swap(IDLE, Ordering::AcqRel);
+                    if let Some(w) = taken {
+                        w.wake();
+                    }
+                }
+            }
+            Err(WAKING) => {
+                // A waker owns the cell and is waking the previous waker; it
+                // may have missed the state we are registering for, so poll
+                // again.
+                waker.wake_by_ref();
+            }
+            Err(state) => {
+                debug_assert!(false, "concurrent AtomicWaker::register ({state})");
+            }
+        }
+    }
+
+    /// Wakes the registered waker, if any, and clears the slot.
+    pub(crate) fn wake(&self) {
+        if self.state.fetch_or(WAKING, Ordering::AcqRel) == IDLE {
+            // SAFETY: we moved the state from IDLE to WAKING, so we own the
+            // cell until we clear WAKING.
+            let taken = unsafe { self.waker.with_mut(|slot| (*slot).take()) };
+            self.state.fetch_and(!WAKING, Ordering::Release);
+            if let Some(w) = taken {
+                w.wake();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for AtomicWaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AtomicWaker")
+            .field("state", &self.state.load(Ordering::Relaxed))
+            .finish()
+    }
+}

@@ -1,0 +1,610 @@
+//! The actor's mailbox: a bounded, lock-free multi-producer queue with one
+//! consumer (the actor task), a FIFO list of senders waiting for space, and
+//! the consumer's waker.
+//!
+//! # Design
+//!
+//! Values live in a `crossbeam_queue::SegQueue` (lock-free, tested by
+//! crossbeam). Everything else about the mailbox is one atomic word, `state`:
+//!
+//! ```text
+//!  bit 0  CLOSED     the mailbox accepts nothing more (set once, never cleared)
+//!  bit 1  PARKED     the receiver found nothing to do and is about to sleep
+//!  bit 2  WAITERS    the wait list is not empty (changed only under its lock)
+//!  bit 3  STOP       someone asked the actor to stop (`Addr::stop`)
+//!  bits 4.. LEN      values reserved by senders and not yet taken
+//! ```
+//!
+//! A sender first *reserves* a place by raising `LEN` (refused when `LEN` is
+//! at capacity, when senders are already waiting, or when closed), then
+//! pushes into the queue, then issues a `SeqCst` fence and loads `state`:
+//!
+//! - `PARKED` set: it clears the bit and wakes the receiver. Senders that find
+//!   the bit clear skip the waker entirely, so a busy actor costs its senders
+//!   no wake-ups.
+//! - `CLOSED` set: the receiver may already have drained the queue, so the
+//!   sender drains it itself; every value is taken by someone and dropped
+//!   (for a request, dropping the envelope resolves it to `Closed`).
+//!
+//! The receiver, before sleeping, registers its waker, sets `PARKED`, issues
+//! a `SeqCst` fence and looks again (queue, `STOP`, sender count). The two
+//! fences order "push, then look at `PARKED`" against "set `PARKED`, then look
+//! at the queue": at least one side sees the other, so a wake-up is never
+//! lost. Closing is the same pattern with `CLOSED` in place of `PARKED`.
+//!
+//! # Waiting senders
+//!
+//! A sender that finds the mailbox full joins the wait list (a `Mutex`ed
+//! `VecDeque`: the slow path only) and sets `WAITERS` with the lock held. The
+//! receiver, after taking a value, sees `WAITERS` in the value its decrement
+//! returned and wakes the head of the list: one freed place, one wake. While
+//! `WAITERS` is set, new senders queue behind the waiting ones instead of
+//! taking a freed place, which makes waiting senders first come, first served.
+//! A woken sender that loses its place to a capacity-bypassing `do_send`
+//! rejoins at the front; a woken sender that is dropped passes its wake on.
+//!
+//! # Who may touch what
+//!
+//! Any thread: `try_reserve`, `push`, `close`, `request_stop`, the sender
+//! count. Only the actor task (one at a time, even across restarts):
+//! `poll_recv`, `take_stop`.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::task::{Context, Poll, Waker};
+
+use crossbeam_queue::SegQueue;
+
+use crate::atomic_waker::AtomicWaker;
+use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering};
+use crate::loom::sync::Mutex;
+
+/// Set once when the mailbox stops accepting values; never cleared.
+const CLOSED: usize = 1 << 0;
+/// Set by the receiver before it sleeps; cleared by whoever wakes it.
+const PARKED: usize = 1 << 1;
+/// Mirrors "the wait list is not empty"; changed only with the list locked.
+const WAITERS: usize = 1 << 2;
+/// Set by `request_stop`, cleared by the receiver when it acts on it.
+const STOP: usize = 1 << 3;
+/// One reserved value in the `LEN` field.
+const LEN_ONE: usize = 1 << 4;
+
+fn len(state: usize) -> usize {
+    state >> 4
+}
+
+/// The outcome of [`Mailbox::try_reserve`].
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reserve {
+    /// A place is held for the caller: it must `push` exactly one value.
+    Reserved,
+    /// No place now; waiting may help.
+    Full,
+    /// The mailbox is closed for good.
+    Closed,
+}
+
+/// What the receiver found, from [`Mailbox::poll_recv`].
+#[derive(Debug)]
+pub(crate) enum Recv<T> {
+    /// The next value.
+    Value(T),
+    /// `request_stop` was called (the bit is consumed).
+    Stop,
+    /// Nothing queued and no sender left: nobody can ever send again, unless
+    /// a weak handle is upgraded.
+    Idle,
+}
+
+/// A sender's place in the wait list, kept by the sending future.
+#[derive(Debug, Default)]
+pub(crate) struct WaitSlot {
+    /// The ticket of our wait-list entry, while we have one (in the list, or
+    /// taken out of it by a wake we have not acted on yet).
+    ticket: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct WaitList {
+    entries: VecDeque<(u64, Waker)>,
+    next_ticket: u64,
+}
+
+/// See the module docs.
+pub(crate) struct Mailbox<T> {
+    queue: SegQueue<T>,
+    state: AtomicUsize,
+    /// The bound `try_reserve` checks `LEN` against; changeable at run time.
+    capacity: AtomicUsize,
+    /// Strong sender handles (`Addr`, `Recipient`, keep-alive tokens of the
+    /// actor's own timers and streams). Zero with an empty queue means the
+    /// actor can never get work again: the receiver reports `Idle`.
+    senders: AtomicUsize,
+    rx_waker: AtomicWaker,
+    waiters: Mutex<WaitList>,
+}
+
+impl<T> Mailbox<T> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Mailbox {
+            queue: SegQueue::new(),
+            state: AtomicUsize::new(0),
+            capacity: AtomicUsize::new(capacity.max(1)),
+            senders: AtomicUsize::new(0),
+            rx_waker: AtomicWaker::new(),
+            waiters: Mutex::new(WaitList::default()),
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity.load(Ordering::Relaxed)
+    }
+
+    /// Changes the bound; a larger bound lets waiting senders in at once.
+    pub(crate) fn set_capacity(&self, capacity: usize) {
+        let old = self.capacity.swap(capacity.max(1), Ordering::AcqRel);
+        if capacity > old {
+            for _ in old..capacity {
+                if !self.wake_one_waiter() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Values reserved and not yet taken.
+    pub(crate) fn len(&self) -> usize {
+        len(self.state.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    /// Reserves a place for one value. `ahead_of_waiters` is for a sender the
+    /// wait list has just woken: it may take a place although `WAITERS` is
+    /// still set.
+    pub(crate) fn try_reserve(&self, ahead_of_waiters: bool) -> Reserve {
+        let cap = self.capacity.load(Ordering::Relaxed);
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & CLOSED != 0 {
+                return Reserve::Closed;
+            }
+            if len(state) >= cap || (state & WAITERS != 0 && !ahead_of_waiters) {
+                return Reserve::Full;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state + LEN_ONE,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Reserve::Reserved,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Reserves a place regardless of capacity (`do_send`, `notify`).
+    pub(crate) fn force_reserve(&self) -> Reserve {
+        let prev = self.state.fetch_add(LEN_ONE, Ordering::AcqRel);
+        if prev & CLOSED != 0 {
+            self.release_place();
+            return Reserve::Closed;
+        }
+        Reserve::Reserved
+    }
+
+    /// Gives a reserved place back (the value will not be pushed after all).
+    fn release_place(&self) {
+        let prev = self.state.fetch_sub(LEN_ONE, Ordering::AcqRel);
+        if prev & WAITERS != 0 {
+            self.wake_one_waiter();
+        }
+    }
+
+    /// Pushes a value into a place reserved with `try_reserve`/`force_reserve`.
+    pub(crate) fn push(&self, value: T) {
+        self.queue.push(value);
+        fence(Ordering::SeqCst);
+        let state = self.state.load(Ordering::Relaxed);
+        if state & CLOSED != 0 {
+            // The receiver may have drained before our push landed.
+            self.drain();
+        } else if state & PARKED != 0 {
+            self.wake_receiver();
+        }
+    }
+
+    fn wake_receiver(&self) {
+        if self.state.fetch_and(!PARKED, Ordering::AcqRel) & PARKED != 0 {
+            self.rx_waker.wake();
+        }
+    }
+
+    /// After a change the receiver must see (stop bit, sender count): wake it
+    /// if it sleeps.
+    fn notify_receiver(&self) {
+        fence(Ordering::SeqCst);
+        if self.state.load(Ordering::Relaxed) & PARKED != 0 {
+            self.wake_receiver();
+        }
+    }
+
+    /// Takes the next value: the receiver's non-blocking half.
+    fn pop(&self) -> Option<T> {
+        let value = self.queue.pop()?;
+        self.release_place();
+        Some(value)
+    }
+
+    /// Drops every queued value (after close).
+    fn drain(&self) {
+        while let Some(value) = self.pop() {
+            drop(value);
+        }
+    }
+
+    /// Polls for the next value, a stop request, or idleness (only when
+    /// `report_idle`). Only the actor task calls this. The caller spends
+    /// coop budget; this does not.
+    pub(crate) fn poll_recv(&self, cx: &mut Context<'_>, report_idle: bool) -> Poll<Recv<T>> {
+        if let Some(found) = self.try_recv(report_idle) {
+            return Poll::Ready(found);
+        }
+        self.rx_waker.register(cx.waker());
+        self.state.fetch_or(PARKED, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if let Some(found) = self.try_recv(report_idle) {
+            self.state.fetch_and(!PARKED, Ordering::Relaxed);
+            return Poll::Ready(found);
+        }
+        Poll::Pending
+    }
+
+    fn try_recv(&self, report_idle: bool) -> Option<Recv<T>> {
+        if self.state.load(Ordering::Acquire) & STOP != 0 {
+            self.state.fetch_and(!STOP, Ordering::AcqRel);
+            return Some(Recv::Stop);
+        }
+        if let Some(value) = self.pop() {
+            return Some(Recv::Value(value));
+        }
+        if report_idle && self.senders.load(Ordering::Acquire) == 0 {
+            return Some(Recv::Idle);
+        }
+        None
+    }
+
+    /// Takes one queued value without waiting (the actor loop's fast path and
+    /// shutdown paths).
+    pub(crate) fn try_pop(&self) -> Option<T> {
+        self.pop()
+    }
+
+    /// Asks the receiver to stop; it sees `Recv::Stop` on its next poll.
+    pub(crate) fn request_stop(&self) {
+        if self.state.fetch_or(STOP, Ordering::AcqRel) & CLOSED == 0 {
+            self.notify_receiver();
+        }
+    }
+
+    /// Forgets an unanswered stop request (the stopping hook refused it).
+    pub(crate) fn clear_stop(&self) {
+        self.state.fetch_and(!STOP, Ordering::AcqRel);
+    }
+
+    /// Closes the mailbox for good: refuses every later reservation, drops
+    /// every queued value, and wakes every waiting sender (each will see
+    /// `Closed`). Returns `false` if it was already closed.
+    pub(crate) fn close(&self) -> bool {
+        let prev = self.state.fetch_or(CLOSED, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        self.drain();
+        let woken: Vec<Waker> = {
+            let mut list = self.waiters.lock();
+            self.state.fetch_and(!WAITERS, Ordering::AcqRel);
+            list.entries.drain(..).map(|(_, w)| w).collect()
+        };
+        for w in woken {
+            w.wake();
+        }
+        prev & CLOSED == 0
+    }
+
+    /// Counts one more strong sender.
+    pub(crate) fn add_sender(&self) {
+        self.senders.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one more strong sender unless the mailbox is closed (upgrading
+    /// a weak handle).
+    pub(crate) fn try_add_sender(&self) -> bool {
+        self.add_sender();
+        if self.is_closed() {
+            self.remove_sender();
+            return false;
+        }
+        true
+    }
+
+    /// Counts one strong sender less; the last one wakes the receiver so it
+    /// can notice it is idle for good.
+    pub(crate) fn remove_sender(&self) {
+        if self.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.notify_receiver();
+        }
+    }
+
+    pub(crate) fn senders(&self) -> usize {
+        self.senders.load(Ordering::Acquire)
+    }
+
+    /// Wakes the first waiting sender, if any. Returns whether one was woken.
+    fn wake_one_waiter(&self) -> bool {
+        let waker = {
+            let mut list = self.waiters.lock();
+            let head = list.entries.pop_front();
+            if list.entries.is_empty() {
+                self.state.fetch_and(!WAITERS, Ordering::AcqRel);
+            }
+            head
+        };
+        match waker {
+            Some((_, w)) => {
+                w.wake();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Polls for a place, waiting in the FIFO list while the mailbox is full.
+    /// On `Ready(Ok)` a place is reserved and exactly one value must be
+    /// pushed; `Ready(Err)` means closed.
+    pub(crate) fn poll_reserve(
+        &self,
+        cx: &mut Context<'_>,
+        slot: &mut WaitSlot,
+    ) -> Poll<Result<(), ()>> {
+        let woken = match slot.ticket {
+            None => false,
+            Some(ticket) => {
+                let mut list = self.waiters.lock();
+                if let Some(entry) = list.entries.iter_mut().find(|(t, _)| *t == ticket) {
+                    // Still waiting for our turn.
+                    if !entry.1.will_wake(cx.waker()) {
+                        entry.1 = cx.waker().clone();
+                    }
+                    return Poll::Pending;
+                }
+                slot.ticket = None;
+                true
+            }
+        };
+        loop {
+            match self.try_reserve(woken) {
+                Reserve::Reserved => return Poll::Ready(Ok(())),
+                Reserve::Closed => return Poll::Ready(Err(())),
+                Reserve::Full => {}
+            }
+            let (ticket, prev) = {
+                let mut list = self.waiters.lock();
+                let ticket = list.next_ticket;
+                list.next_ticket += 1;
+                if woken {
+                    list.entries.push_front((ticket, cx.waker().clone()));
+                } else {
+                    list.entries.push_back((ticket, cx.waker().clone()));
+                }
+                (ticket, self.state.fetch_or(WAITERS, Ordering::AcqRel))
+            };
+            slot.ticket = Some(ticket);
+            if prev & CLOSED != 0 {
+                self.cancel_wait(slot);
+                return Poll::Ready(Err(()));
+            }
+            if len(prev) < self.capacity.load(Ordering::Relaxed) {
+                // A place freed before `WAITERS` was visible, and nobody was
+                // woken for it: wake the head (possibly us) in its stead.
+                self.wake_one_waiter();
+            }
+            return Poll::Pending;
+        }
+    }
+
+    /// Leaves the wait list (the sending future is dropped or done). A sender
+    /// that was woken but never took its place passes the wake on.
+    pub(crate) fn cancel_wait(&self, slot: &mut WaitSlot) {
+        let Some(ticket) = slot.ticket.take() else {
+            return;
+        };
+        let pass_on = {
+            let mut list = self.waiters.lock();
+            match list.entries.iter().position(|(t, _)| *t == ticket) {
+                Some(i) => {
+                    list.entries.remove(i);
+                    if list.entries.is_empty() {
+                        self.state.fetch_and(!WAITERS, Ordering::AcqRel);
+                    }
+                    false
+                }
+                None => true,
+            }
+        };
+        if pass_on {
+            self.wake_one_waiter();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Mailbox<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state.load(Ordering::Relaxed);
+        f.debug_struct("Mailbox")
+            .field("len", &len(state))
+            .field("capacity", &self.capacity())
+            .field("closed", &(state & CLOSED != 0))
+            .field("senders", &self.senders())
+            .finish()
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    //! Models of the protocol above. Run with
+    //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p kioto-actor --lib --release --target-dir target/loom`.
+
+    use super::*;
+    use loom::sync::atomic::AtomicUsize as Counter;
+    use loom::sync::Arc;
+    use loom::thread;
+    use std::future::poll_fn;
+
+    /// A value that counts its drops, so "taken by the receiver or dropped by
+    /// a drain" can be checked exactly.
+    struct Counted(Arc<Counter>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Two senders and one receiver: every value sent is received, and the
+    /// receiver, parked on an empty mailbox, is always woken.
+    #[test]
+    fn send_vs_receive_no_lost_wakeup() {
+        loom::model(|| {
+            let mb = Arc::new(Mailbox::<u32>::new(4));
+            mb.add_sender();
+            mb.add_sender();
+            let senders: Vec<_> = (0..2)
+                .map(|i| {
+                    let mb = mb.clone();
+                    thread::spawn(move || {
+                        assert_eq!(mb.try_reserve(false), Reserve::Reserved);
+                        mb.push(i);
+                        mb.remove_sender();
+                    })
+                })
+                .collect();
+            let mut got = Vec::new();
+            loom::future::block_on(poll_fn(|cx| loop {
+                match mb.poll_recv(cx, true) {
+                    Poll::Ready(Recv::Value(v)) => got.push(v),
+                    Poll::Ready(Recv::Idle) => return Poll::Ready(()),
+                    Poll::Ready(Recv::Stop) => unreachable!(),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }));
+            for s in senders {
+                s.join().unwrap();
+            }
+            got.sort_unstable();
+            assert_eq!(got, vec![0, 1]);
+        });
+    }
+
+    /// A sender races the receiver closing the mailbox: the value is either
+    /// received, or refused, or dropped by a drain before anyone can wait on
+    /// it forever; never left in the queue.
+    #[test]
+    fn send_vs_close_no_lost_message() {
+        loom::model(|| {
+            let mb = Arc::new(Mailbox::<Counted>::new(2));
+            let drops = Arc::new(Counter::new(0));
+            let sender = {
+                let mb = mb.clone();
+                let drops = drops.clone();
+                thread::spawn(move || match mb.force_reserve() {
+                    Reserve::Reserved => {
+                        mb.push(Counted(drops));
+                        true
+                    }
+                    _ => false,
+                })
+            };
+            let received = match mb.try_pop() {
+                Some(v) => {
+                    drop(v);
+                    1
+                }
+                None => 0,
+            };
+            mb.close();
+            let accepted = sender.join().unwrap();
+            assert!(mb.queue.is_empty(), "a value was left behind");
+            assert_eq!(drops.load(Ordering::Relaxed), usize::from(accepted));
+            assert!(received <= usize::from(accepted));
+        });
+    }
+
+    /// A full mailbox: a waiting sender is woken by the receiver taking a
+    /// value (no lost wake-up on the wait list) and its value arrives.
+    #[test]
+    fn waiting_sender_is_woken() {
+        loom::model(|| {
+            let mb = Arc::new(Mailbox::<u32>::new(1));
+            assert_eq!(mb.try_reserve(false), Reserve::Reserved);
+            mb.push(1);
+            let sender = {
+                let mb = mb.clone();
+                thread::spawn(move || {
+                    let mut slot = WaitSlot::default();
+                    let res = loom::future::block_on(poll_fn(|cx| mb.poll_reserve(cx, &mut slot)));
+                    assert_eq!(res, Ok(()));
+                    mb.push(2);
+                })
+            };
+            assert!(matches!(mb.try_pop(), Some(1)));
+            let v = loom::future::block_on(poll_fn(|cx| match mb.poll_recv(cx, false) {
+                Poll::Ready(Recv::Value(v)) => Poll::Ready(v),
+                Poll::Ready(_) => unreachable!(),
+                Poll::Pending => Poll::Pending,
+            }));
+            assert_eq!(v, 2);
+            sender.join().unwrap();
+        });
+    }
+
+    /// A sender waiting on a full mailbox is released by `close`.
+    #[test]
+    fn close_releases_waiting_sender() {
+        loom::model(|| {
+            let mb = Arc::new(Mailbox::<u32>::new(1));
+            assert_eq!(mb.try_reserve(false), Reserve::Reserved);
+            mb.push(1);
+            let sender = {
+                let mb = mb.clone();
+                thread::spawn(move || {
+                    let mut slot = WaitSlot::default();
+                    loom::future::block_on(poll_fn(|cx| mb.poll_reserve(cx, &mut slot)))
+                })
+            };
+            mb.close();
+            assert_eq!(sender.join().unwrap(), Err(()));
+        });
+    }
+
+    /// `request_stop` from another thread wakes a parked receiver.
+    #[test]
+    fn stop_request_wakes_receiver() {
+        loom::model(|| {
+            let mb = Arc::new(Mailbox::<u32>::new(1));
+            mb.add_sender();
+            let stopper = {
+                let mb = mb.clone();
+                thread::spawn(move || mb.request_stop())
+            };
+            loom::future::block_on(poll_fn(|cx| match mb.poll_recv(cx, true) {
+                Poll::Ready(Recv::Stop) => Poll::Ready(()),
+                Poll::Ready(_) => unreachable!(),
+                Poll::Pending => Poll::Pending,
+            }));
+            stopper.join().unwrap();
+        });
+    }
+}

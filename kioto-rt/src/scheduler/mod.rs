@@ -1,0 +1,381 @@
+//! The multi-threaded work-stealing scheduler.
+//!
+//! # Design
+//!
+//! Every worker thread owns a FIFO run queue (`crossbeam_deque::Worker`)
+//! whose `Stealer` side is shared with its siblings, plus a *LIFO slot*: the
+//! task most recently spawned or woken by the task running on that worker.
+//! Message passing makes that the task most likely to run next with its data
+//! in cache (A sends to B; B should run now, here), so the worker polls the
+//! LIFO slot before its queue, at most 3 times in a row so two tasks
+//! bouncing a message cannot starve the queue, and the LIFO task shares the
+//! budget of the task that woke it. A task that yields (woken while it runs)
+//! never goes to the LIFO slot: it goes to the back of the queue.
+//!
+//! Unlike tokio's, our LIFO slot is an atomic pointer that siblings may
+//! steal from — but only when its owner is *stuck* in one poll (the monitor
+//! thread flags that), so locality is kept in the common case and a task
+//! never waits behind a blocked worker (tokio issue 4941).
+//!
+//! Work from outside the workers (spawns from `block_on` or other threads,
+//! wake-ups from non-worker threads) goes to one global `Injector`. A worker
+//! checks it first every `global_queue_interval` ticks (default 61) even
+//! when it has local work, so remote work never starves.
+//!
+//! An idle worker *searches*: it steals about half of a random sibling's
+//! queue, then the injector. At most half the workers search at once; see
+//! `idle.rs` for the wake-up protocol that keeps that from losing work.
+//! Finding nothing, it parks: the first to park polls the I/O driver and the
+//! timer wheel (no dedicated reactor thread), the others sleep on a condvar
+//! (`park.rs`). A busy worker polls the driver with a zero timeout every
+//! `event_interval` ticks so I/O is never starved by CPU work.
+//!
+//! # Shutdown
+//!
+//! `shutdown` sets a flag and wakes every worker; each worker drops the tasks
+//! in its queue and LIFO slot and exits. Then the injector is drained, the
+//! task registry aborts every remaining (idle) task — whose futures are
+//! dropped on the spot because `schedule` drops anything scheduled after
+//! shutdown — and the driver drops the wakers it holds. Nothing is leaked:
+//! a task's only references are its queue entry, its wakers, its join
+//! handle, and the registry's waker.
+
+mod idle;
+pub(crate) mod metrics;
+mod monitor;
+mod park;
+mod worker;
+
+pub(crate) use monitor::{spawn as spawn_monitor, MonitorStop};
+pub(crate) use worker::WorkerLaunch;
+
+use crate::blocking::BlockingPool;
+use crate::driver::{Driver, DriverHandle};
+use crate::loom::sync::Mutex;
+use crate::runtime::Config;
+use crate::task::meta::{Kind, TaskMeta, SCHEDULED};
+use crate::task::registry::Registry;
+use crate::task::{Harness, Id, JoinHandle};
+use async_task::{Runnable, ScheduleInfo, WithInfo};
+use crossbeam_deque::{Injector, Stealer};
+use crossbeam_utils::CachePadded;
+use idle::Idle;
+use metrics::WorkerMetrics;
+use park::Parker;
+use std::future::Future;
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A task ready to be polled.
+pub(crate) type Notified = Runnable<TaskMeta>;
+
+/// State shared by every worker, handle and task of one runtime.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    remotes: Box<[CachePadded<Remote>]>,
+    injector: Injector<Notified>,
+    idle: Idle,
+    /// Held by the worker that drives I/O and timers, never blocked on.
+    driver: Mutex<Driver>,
+    driver_handle: Arc<DriverHandle>,
+    registry: Registry,
+    pub(crate) config: Config,
+    pub(crate) blocking: BlockingPool,
+    shutdown: AtomicBool,
+    /// Spawns from threads that are not workers of this runtime.
+    remote_spawned: AtomicU64,
+}
+
+/// The part of a worker that other threads touch.
+#[derive(Debug)]
+struct Remote {
+    stealer: Stealer<Notified>,
+    /// The LIFO slot: a `Runnable` turned into a raw pointer, or null. Only
+    /// its owner puts tasks in; the owner and (when `stuck`) stealers take
+    /// them out, each with an atomic swap, so exactly one gets a task.
+    lifo: AtomicPtr<()>,
+    /// Set by the monitor when this worker has been inside one poll for a
+    /// while; lets siblings take its LIFO task. Cleared by the owner.
+    stuck: AtomicBool,
+    /// Poll sequence: odd while a poll is in progress. Lets the monitor see
+    /// a worker stuck in one poll without any clock read on the hot path.
+    poll_seq: AtomicU64,
+    /// The task being polled (id, and spawn location as a pointer), kept
+    /// only when stall detection is on, for the warning it prints.
+    current_task: AtomicU64,
+    current_location: AtomicPtr<Location<'static>>,
+    parker: Parker,
+    metrics: WorkerMetrics,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        config: Config,
+        blocking: BlockingPool,
+    ) -> std::io::Result<(Arc<Shared>, Vec<WorkerLaunch>)> {
+        let n = config.worker_threads;
+        let (driver, driver_handle) = Driver::new(Default::default())?;
+        let mut locals = Vec::with_capacity(n);
+        let mut remotes = Vec::with_capacity(n);
+        for _ in 0..n {
+            let local = crossbeam_deque::Worker::new_fifo();
+            remotes.push(CachePadded::new(Remote {
+                stealer: local.stealer(),
+                lifo: AtomicPtr::new(std::ptr::null_mut()),
+                stuck: AtomicBool::new(false),
+                poll_seq: AtomicU64::new(0),
+                current_task: AtomicU64::new(0),
+                current_location: AtomicPtr::new(std::ptr::null_mut()),
+                parker: Parker::new(),
+                metrics: WorkerMetrics::default(),
+            }));
+            locals.push(local);
+        }
+        let shared = Arc::new(Shared {
+            remotes: remotes.into_boxed_slice(),
+            injector: Injector::new(),
+            idle: Idle::new(n),
+            driver: Mutex::new(driver),
+            driver_handle,
+            registry: Registry::new(n * 4),
+            config,
+            blocking,
+            shutdown: AtomicBool::new(false),
+            remote_spawned: AtomicU64::new(0),
+        });
+        let launches = locals
+            .into_iter()
+            .enumerate()
+            .map(|(index, local)| WorkerLaunch::new(index, local, shared.clone()))
+            .collect();
+        Ok((shared, launches))
+    }
+
+    pub(crate) fn driver_handle(&self) -> &Arc<DriverHandle> {
+        &self.driver_handle
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub(crate) fn num_workers(&self) -> usize {
+        self.remotes.len()
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Spawns `future` as a task of this runtime.
+    pub(crate) fn spawn<F>(
+        self: &Arc<Self>,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_task(future, location, Kind::Async)
+    }
+
+    /// Spawns a blocking closure on the blocking pool.
+    pub(crate) fn spawn_blocking<F, R>(
+        self: &Arc<Self>,
+        f: F,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let mut f = Some(f);
+        let future = std::future::poll_fn(move |_| {
+            let f = f.take().expect("blocking task polled after completion");
+            // Blocking-pool threads poll outside any budget scope, so the
+            // closure runs unconstrained.
+            std::task::Poll::Ready(f())
+        });
+        self.spawn_task(future, location, Kind::Blocking)
+    }
+
+    fn spawn_task<F>(
+        self: &Arc<Self>,
+        future: F,
+        location: &'static Location<'static>,
+        kind: Kind,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let id = Id::next();
+        let meta = TaskMeta::new(id, location, self.clone(), kind);
+        let schedule = |runnable: Notified, info: ScheduleInfo| {
+            let shared = runnable.metadata().shared.clone();
+            shared.schedule(runnable, info.woken_while_running);
+        };
+        // SAFETY: `spawn_unchecked` lets the future borrow the metadata;
+        // the requirements it lists hold: (1) the harness is `Send` (its
+        // future is `Send` and `&TaskMeta` is `Send` because `TaskMeta` is
+        // `Sync`), so the runnable may move between threads; (2) the only
+        // borrow is of the metadata, which async-task drops after the
+        // future; (3) the schedule closure is `Send + Sync + 'static`.
+        let (runnable, task) = unsafe {
+            async_task::Builder::new()
+                .metadata(meta)
+                .spawn_unchecked(|meta| Harness::new(meta, future), WithInfo(schedule))
+        };
+        let handle = JoinHandle::new(task);
+        if self
+            .registry
+            .insert(runnable.metadata(), runnable.waker())
+            .is_err()
+        {
+            // Shutting down: dropping the runnable drops the future, and the
+            // handle resolves to a cancellation.
+            drop(runnable);
+            return handle;
+        }
+        self.count_spawn();
+        runnable.schedule();
+        handle
+    }
+
+    fn count_spawn(&self) {
+        match worker::current_index(self) {
+            Some(index) => self.remotes[index].metrics.spawned.incr(),
+            None => {
+                self.remote_spawned.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Queues a task that became ready. Called by async-task on every wake.
+    fn schedule(self: &Arc<Self>, runnable: Notified, yielded: bool) {
+        if self.is_shutdown() {
+            // Dropping a runnable cancels the task: its future is dropped.
+            drop(runnable);
+            return;
+        }
+        let meta = runnable.metadata();
+        meta.set_state(SCHEDULED);
+        if meta.kind == Kind::Blocking {
+            self.blocking.submit(runnable);
+            return;
+        }
+        if let Err(runnable) = worker::schedule_local(self, runnable, yielded) {
+            self.schedule_remote(runnable);
+        }
+    }
+
+    fn schedule_remote(&self, runnable: Notified) {
+        self.injector.push(runnable);
+        self.notify_parked();
+    }
+
+    /// Wakes a sleeping worker if new work needs one.
+    fn notify_parked(&self) {
+        // Orders the queue push before the read of the idle state (pairs
+        // with the SeqCst in `Idle::park` + the re-check after it).
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if let Some(worker) = self.idle.worker_to_notify() {
+            tracing::trace!(worker, "unpark");
+            self.remotes[worker].parker.unpark(&self.driver_handle);
+        }
+    }
+
+    /// True if any queue, LIFO slot or the injector holds work.
+    fn has_stealable_work(&self) -> bool {
+        !self.injector.is_empty()
+            || self
+                .remotes
+                .iter()
+                .any(|r| !r.stealer.is_empty() || !r.lifo.load(Ordering::Acquire).is_null())
+    }
+
+    /// Begins shutdown: workers drop their queued tasks and exit.
+    pub(crate) fn begin_shutdown(&self) {
+        if self.shutdown.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for remote in self.remotes.iter() {
+            remote.parker.unpark(&self.driver_handle);
+        }
+        self.driver_handle.unpark();
+    }
+
+    /// Completes shutdown once the workers have exited: drops every task
+    /// still queued or idle and every waker the driver holds.
+    pub(crate) fn finish_shutdown(&self) {
+        self.drain_injector();
+        for remote in self.remotes.iter() {
+            drop(take_lifo(&remote.lifo));
+            drain(|| remote.stealer.steal());
+        }
+        self.registry.close_and_abort_all();
+        self.driver_handle.shutdown();
+        self.drain_injector();
+    }
+
+    fn drain_injector(&self) {
+        drain(|| self.injector.steal());
+    }
+
+    // ---- metrics accessors -------------------------------------------
+
+    pub(crate) fn worker_metrics(&self, worker: usize) -> &WorkerMetrics {
+        &self.remotes[worker].metrics
+    }
+
+    pub(crate) fn spawned_tasks_count(&self) -> u64 {
+        self.remote_spawned.load(Ordering::Relaxed)
+            + self
+                .remotes
+                .iter()
+                .map(|r| r.metrics.spawned.get())
+                .sum::<u64>()
+    }
+
+    pub(crate) fn global_queue_depth(&self) -> usize {
+        self.injector.len()
+    }
+
+    pub(crate) fn num_searching(&self) -> usize {
+        self.idle.num_searching()
+    }
+}
+
+/// Drops every task a queue yields (cancelling them).
+fn drain(mut steal: impl FnMut() -> crossbeam_deque::Steal<Notified>) {
+    loop {
+        match steal() {
+            crossbeam_deque::Steal::Success(task) => drop(task),
+            crossbeam_deque::Steal::Retry => continue,
+            crossbeam_deque::Steal::Empty => break,
+        }
+    }
+}
+
+/// Takes the task out of a LIFO slot, if any.
+fn take_lifo(slot: &AtomicPtr<()>) -> Option<Notified> {
+    let ptr = slot.swap(std::ptr::null_mut(), Ordering::AcqRel);
+    // SAFETY: non-null pointers in a LIFO slot come only from
+    // `Runnable::into_raw` (in `worker::schedule_local`), and the swap hands
+    // each to exactly one taker.
+    NonNull::new(ptr).map(|p| unsafe { Runnable::from_raw(p) })
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Normally empty by now; a runnable left here would hold an
+        // `Arc<Shared>` and could never reach this point, so this only
+        // frees slots emptied during shutdown.
+        for remote in self.remotes.iter() {
+            drop(take_lifo(&remote.lifo));
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The future the scheduler actually runs: the user's future wrapped so that
+//! a panic becomes a `JoinError` instead of unwinding through a worker, an
+//! abort drops the future at its next poll, and the task leaves the registry
+//! the moment its future is gone.
+
+use super::error::JoinError;
+use super::meta::{TaskMeta, IDLE, RUNNING};
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+pub(crate) struct Harness<'a, F> {
+    meta: &'a TaskMeta,
+    /// Dropped by hand in `Drop`, before the registry entry goes.
+    future: ManuallyDrop<F>,
+}
+
+impl<'a, F> Harness<'a, F> {
+    pub(crate) fn new(meta: &'a TaskMeta, future: F) -> Self {
+        Harness {
+            meta,
+            future: ManuallyDrop::new(future),
+        }
+    }
+}
+
+impl<F: Future> Future for Harness<'_, F> {
+    type Output = Result<F::Output, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `future` is structurally pinned: it is never moved out of
+        // the harness, and the harness is itself pinned inside the task.
+        let this = unsafe { self.get_unchecked_mut() };
+        let meta = this.meta;
+        if meta.is_aborted() {
+            return Poll::Ready(Err(JoinError::cancelled(meta.id)));
+        }
+        // SAFETY: see above; `future` is not moved.
+        let future = unsafe { Pin::new_unchecked(&mut *this.future) };
+        meta.set_state(RUNNING);
+        meta.count_poll();
+        let prev_id = super::id::set_current(Some(meta.id));
+        let _span = tracing::trace_span!("task", id = meta.id.as_u64()).entered();
+        let result = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+        super::id::set_current(prev_id);
+        meta.set_state(IDLE);
+        match result {
+            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(JoinError::panic(meta.id, payload))),
+        }
+    }
+}
+
+impl<F> Drop for Harness<'_, F> {
+    fn drop(&mut self) {
+        // Drop the user's future first (it may hold wakers or run code that
+        // expects the task to still be registered), then leave the registry.
+        let meta = self.meta;
+        let prev_id = super::id::set_current(Some(meta.id));
+        // SAFETY: this is the only place the future is dropped, and the
+        // field is never used again; pinning allows dropping in place.
+        let result = catch_unwind(AssertUnwindSafe(|| unsafe {
+            ManuallyDrop::drop(&mut self.future)
+        }));
+        super::id::set_current(prev_id);
+        meta.mark_done();
+        meta.shared.registry().remove(meta);
+        if result.is_err() {
+            tracing::error!(task.id = meta.id.as_u64(), "a task's future panicked while being dropped");
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! `JoinHandle` (await a task's output, abort it) and `AbortHandle` (abort
+//! only).
+
+use super::error::JoinError;
+use super::meta::TaskMeta;
+use super::Id;
+use crate::coop;
+use async_task::FallibleTask;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, Waker};
+
+/// An owned permission to join a task: await its output, or abort it.
+///
+/// Awaiting a `JoinHandle` yields `Ok(output)`, or a [`JoinError`] if the
+/// task panicked or was cancelled. Dropping the handle *detaches* the task:
+/// it keeps running and its output is dropped.
+///
+/// ```
+/// # kioto_rt::Runtime::new().unwrap().block_on(async {
+/// let handle = kioto_rt::spawn(async { 1 + 1 });
+/// assert_eq!(handle.await.unwrap(), 2);
+///
+/// let handle = kioto_rt::spawn(async { panic!("boom") });
+/// assert!(handle.await.unwrap_err().is_panic());
+/// # });
+/// ```
+pub struct JoinHandle<T> {
+    /// `None` only after the handle was detached by `Drop`.
+    task: Option<FallibleTask<Result<T, JoinError>, TaskMeta>>,
+    /// The task's metadata, inside the allocation that `task` keeps alive.
+    meta: NonNull<TaskMeta>,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: the handle only moves `T` out (requires `T: Send` to cross
+// threads, as the task type does) and reads `TaskMeta`, which is `Sync`.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: `&JoinHandle` gives no access to `T` (only `&mut`/owned poll
+// does), and the metadata is `Sync`.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(task: async_task::Task<Result<T, JoinError>, TaskMeta>) -> Self {
+        let meta = NonNull::from(task.metadata());
+        JoinHandle {
+            task: Some(task.fallible()),
+            meta,
+            _output: PhantomData,
+        }
+    }
+
+    fn meta(&self) -> &TaskMeta {
+        // SAFETY: `self.task` holds a reference to the task allocation for
+        // as long as `self` lives (it is only taken in `Drop`), and the
+        // metadata is dropped only when the allocation is freed.
+        unsafe { self.meta.as_ref() }
+    }
+
+    /// Aborts the task: its future is dropped the next time it would be
+    /// polled (at once if it is idle), and awaiting this handle then yields
+    /// a [`JoinError`] whose `is_cancelled()` is true. A task that already
+    /// finished is unaffected.
+    pub fn abort(&self) {
+        abort(self.meta());
+    }
+
+    /// True once the task's future has completed, panicked or been
+    /// cancelled.
+    pub fn is_finished(&self) -> bool {
+        self.meta().is_done()
+    }
+
+    /// A handle that can abort the task but not join it.
+    pub fn abort_handle(&self) -> AbortHandle {
+        AbortHandle::new(self.meta())
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> Id {
+        self.meta().id
+    }
+}
+
+pub(super) fn abort(meta: &TaskMeta) {
+    if !meta.is_done() {
+        meta.set_aborted();
+        meta.shared.registry().wake(meta);
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let coop = std::task::ready!(coop::poll_proceed(cx));
+        let id = self.id();
+        let task = self
+            .task
+            .as_mut()
+            .expect("JoinHandle polled after it was dropped");
+        match Pin::new(task).poll(cx) {
+            Poll::Ready(Some(result)) => {
+                coop.made_progress();
+                Poll::Ready(result)
+            }
+            // The runnable was dropped without running to completion: the
+            // runtime shut down (or the task was refused at spawn).
+            Poll::Ready(None) => {
+                coop.made_progress();
+                Poll::Ready(Err(JoinError::cancelled(id)))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.detach();
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("id", &self.id()).finish()
+    }
+}
+
+/// Aborts a task without being able to await it. Cheap to clone.
+///
+/// Obtained from [`JoinHandle::abort_handle`] or `JoinSet::spawn`.
+#[derive(Clone)]
+pub struct AbortHandle {
+    /// `None` when the task had already finished when the handle was made.
+    /// The waker keeps the task allocation (and so `meta`) alive.
+    waker: Option<Waker>,
+    meta: NonNull<TaskMeta>,
+    id: Id,
+}
+
+// SAFETY: a `Waker` is `Send + Sync`, and `meta` points at `Sync` metadata
+// kept alive by that waker; without the waker it is never dereferenced.
+unsafe impl Send for AbortHandle {}
+// SAFETY: as above.
+unsafe impl Sync for AbortHandle {}
+
+impl AbortHandle {
+    pub(crate) fn new(meta: &TaskMeta) -> AbortHandle {
+        AbortHandle {
+            waker: meta.shared.registry().waker(meta),
+            meta: NonNull::from(meta),
+            id: meta.id,
+        }
+    }
+
+    fn meta(&self) -> Option<&TaskMeta> {
+        // SAFETY: with a waker present the task allocation is alive (see the
+        // field docs); without one we never dereference.
+        self.waker.as_ref().map(|_| unsafe { self.meta.as_ref() })
+    }
+
+    /// Aborts the task; see [`JoinHandle::abort`].
+    pub fn abort(&self) {
+        if let (Some(meta), Some(waker)) = (self.meta(), &self.waker) {
+            if !meta.is_done() {
+                meta.set_aborted();
+                waker.wake_by_ref();
+            }
+        }
+    }
+
+    /// True once the task's future is gone.
+    pub fn is_finished(&self) -> bool {
+        self.meta().is_none_or(TaskMeta::is_done)
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> Id {
+        self.id
+    }
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle").field("id", &self.id).finish()
+    }
+}

@@ -1,0 +1,215 @@
+//! `JoinSet`: a collection of tasks awaited in completion order.
+//!
+//! Each spawned future is wrapped in a guard that, when the future is dropped
+//! (completed, panicked, aborted, cancelled), pushes the task id onto a
+//! shared ready queue and wakes the set. `join_next` then only polls handles
+//! that are known to have finished, so joining n tasks costs O(n), not
+//! O(n²).
+
+use super::{AbortHandle, Id, JoinError, JoinHandle};
+use crossbeam_queue::SegQueue;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+/// A set of tasks spawned on the runtime, joined in the order they finish.
+///
+/// Dropping the set aborts every task still in it.
+///
+/// ```
+/// # kioto_rt::Runtime::new().unwrap().block_on(async {
+/// let mut set = kioto_rt::task::JoinSet::new();
+/// for i in 0..10u32 {
+///     set.spawn(async move { i * 2 });
+/// }
+/// let mut sum = 0;
+/// while let Some(result) = set.join_next().await {
+///     sum += result.unwrap();
+/// }
+/// assert_eq!(sum, 90);
+/// # });
+/// ```
+pub struct JoinSet<T> {
+    handles: HashMap<Id, JoinHandle<T>>,
+    ready: Arc<ReadyQueue>,
+}
+
+#[derive(Default)]
+struct ReadyQueue {
+    ids: SegQueue<Id>,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl ReadyQueue {
+    fn push(&self, id: Id) {
+        self.ids.push(id);
+        if let Some(waker) = self.waker.lock().take() {
+            waker.wake();
+        }
+    }
+}
+
+/// Reports the task to its set when the future is dropped, however that
+/// happens.
+struct ReportOnDrop<F> {
+    future: F,
+    ready: Arc<ReadyQueue>,
+}
+
+impl<F: Future> Future for ReportOnDrop<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned; it is never moved.
+        unsafe { self.map_unchecked_mut(|s| &mut s.future) }.poll(cx)
+    }
+}
+
+impl<F> Drop for ReportOnDrop<F> {
+    fn drop(&mut self) {
+        if let Some(id) = super::try_id() {
+            self.ready.push(id);
+        }
+    }
+}
+
+impl<T> JoinSet<T> {
+    /// An empty set.
+    pub fn new() -> Self {
+        JoinSet {
+            handles: HashMap::new(),
+            ready: Arc::default(),
+        }
+    }
+
+    /// Number of tasks in the set (finished but not yet joined included).
+    pub fn len(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// True if the set holds no task.
+    pub fn is_empty(&self) -> bool {
+        self.handles.is_empty()
+    }
+
+    /// Aborts every task in the set; they stay in it until joined.
+    pub fn abort_all(&mut self) {
+        for handle in self.handles.values() {
+            handle.abort();
+        }
+    }
+
+    /// Removes every task from the set without aborting them.
+    pub fn detach_all(&mut self) {
+        self.handles.clear();
+    }
+}
+
+impl<T: Send + 'static> JoinSet<T> {
+    /// Spawns a task into the set on the current runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn spawn<F>(&mut self, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        let ready = self.ready.clone();
+        let handle = super::spawn(ReportOnDrop { future, ready });
+        let abort = handle.abort_handle();
+        self.handles.insert(handle.id(), handle);
+        abort
+    }
+
+    /// Waits for the next task to finish and returns its result, or `None`
+    /// when the set is empty.
+    pub async fn join_next(&mut self) -> Option<Result<T, JoinError>> {
+        poll_fn(|cx| self.poll_join_next(cx)).await
+    }
+
+    /// Returns the result of a finished task without waiting, if there is
+    /// one.
+    pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.poll_join_next(&mut cx) {
+            Poll::Ready(r) => r,
+            Poll::Pending => None,
+        }
+    }
+
+    /// Polls for the next finished task; see [`join_next`](Self::join_next).
+    pub fn poll_join_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, JoinError>>> {
+        if self.handles.is_empty() {
+            return Poll::Ready(None);
+        }
+        *self.ready.waker.lock() = Some(cx.waker().clone());
+        let mut deferred = Vec::new();
+        let mut out = Poll::Pending;
+        while let Some(id) = self.ready.ids.pop() {
+            let Some(handle) = self.handles.get_mut(&id) else {
+                continue;
+            };
+            // The future is gone but the output may not be published yet;
+            // the handle registers `cx` and wakes us when it is.
+            match Pin::new(handle).poll(cx) {
+                Poll::Ready(result) => {
+                    self.handles.remove(&id);
+                    out = Poll::Ready(Some(result));
+                    break;
+                }
+                Poll::Pending => deferred.push(id),
+            }
+        }
+        for id in deferred {
+            self.ready.ids.push(id);
+        }
+        out
+    }
+
+    /// Waits for every task and returns their outputs in completion order.
+    ///
+    /// # Panics
+    ///
+    /// Resumes the panic of the first task that panicked.
+    pub async fn join_all(mut self) -> Vec<T> {
+        let mut out = Vec::with_capacity(self.len());
+        while let Some(result) = self.join_next().await {
+            match result {
+                Ok(v) => out.push(v),
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        out
+    }
+
+    /// Aborts every task and waits for all of them to finish.
+    pub async fn shutdown(&mut self) {
+        self.abort_all();
+        while self.join_next().await.is_some() {}
+    }
+}
+
+impl<T> Default for JoinSet<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> Drop for JoinSet<T> {
+    fn drop(&mut self) {
+        self.abort_all();
+    }
+}
+
+impl<T> fmt::Debug for JoinSet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinSet").field("len", &self.len()).finish()
+    }
+}
