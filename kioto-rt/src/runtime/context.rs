@@ -10,7 +10,7 @@
 use super::Handle;
 use crate::driver::DriverHandle;
 use std::cell::{Cell, RefCell};
-use std::sync::Arc;
+use crate::loom::sync::Arc;
 
 /// The message every "needs a runtime" entry point panics with.
 pub(crate) const NO_RUNTIME: &str =

@@ -18,9 +18,9 @@
 //!   of several items (this chains wake-ups without a thundering herd).
 //! - A worker that goes to sleep registers itself in the list; if it was the
 //!   last searcher it must re-check every queue afterwards and wake a worker
-//!   if any has work. That re-check, ordered against the producer's push by
-//!   SeqCst on both sides, is what guarantees no work is left behind with
-//!   every worker asleep (modelled in `tests::loom_*`).
+//!   if any has work. Producers read the state word with a read-modify-write
+//!   after pushing; sleepers update it with one before re-checking; so one
+//!   side always sees the other (modelled in `park.rs`, `tests::loom_*`).
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::Mutex;
@@ -55,8 +55,14 @@ impl Idle {
 
     /// True if new work should wake a sleeper: nobody is searching (a
     /// searcher would find it) and somebody sleeps.
+    ///
+    /// A read-modify-write, not a load: it puts this read in the state
+    /// word's modification order, so either it sees a sleeper's `park`
+    /// (and wakes it), or that `park` comes after it and the sleeper's
+    /// re-check of the queues happens-after the producer's push. A plain
+    /// load plus a fence gives no such edge between the two locations.
     fn should_notify(&self) -> bool {
-        let state = self.state.load(SeqCst);
+        let state = self.state.fetch_add(0, SeqCst);
         Self::searching(state) == 0 && Self::unparked(state) < self.num_workers
     }
 

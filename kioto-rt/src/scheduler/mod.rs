@@ -9,8 +9,11 @@
 //! in cache (A sends to B; B should run now, here), so the worker polls the
 //! LIFO slot before its queue, at most 3 times in a row so two tasks
 //! bouncing a message cannot starve the queue, and the LIFO task shares the
-//! budget of the task that woke it. A task that yields (woken while it runs)
-//! never goes to the LIFO slot: it goes to the back of the queue.
+//! budget of the task that woke it. A task that yields (woken while it runs:
+//! `yield_now`, or a budget-forced yield) never goes to the LIFO slot: it
+//! waits in the worker's deferred list and re-enters the back of the queue
+//! once the worker has run out of other work (local, LIFO and global), or
+//! at the next maintenance tick.
 //!
 //! Unlike tokio's, our LIFO slot is an atomic pointer that siblings may
 //! steal from — but only when its owner is *stuck* in one poll (the monitor
@@ -79,7 +82,7 @@ pub(crate) struct Shared {
     idle: Idle,
     /// Held by the worker that drives I/O and timers, never blocked on.
     driver: Mutex<Driver>,
-    driver_handle: Arc<DriverHandle>,
+    driver_handle: crate::loom::sync::Arc<DriverHandle>,
     registry: Registry,
     pub(crate) config: Config,
     pub(crate) blocking: BlockingPool,
@@ -153,7 +156,7 @@ impl Shared {
         Ok((shared, launches))
     }
 
-    pub(crate) fn driver_handle(&self) -> &Arc<DriverHandle> {
+    pub(crate) fn driver_handle(&self) -> &crate::loom::sync::Arc<DriverHandle> {
         &self.driver_handle
     }
 
@@ -279,9 +282,8 @@ impl Shared {
 
     /// Wakes a sleeping worker if new work needs one.
     fn notify_parked(&self) {
-        // Orders the queue push before the read of the idle state (pairs
-        // with the SeqCst in `Idle::park` + the re-check after it).
-        std::sync::atomic::fence(Ordering::SeqCst);
+        // `worker_to_notify` reads the idle state with a read-modify-write,
+        // which orders it after our queue push (see `idle.rs`).
         if let Some(worker) = self.idle.worker_to_notify() {
             tracing::trace!(worker, "unpark");
             self.remotes[worker].parker.unpark(&self.driver_handle);

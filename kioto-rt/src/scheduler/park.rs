@@ -51,11 +51,7 @@ impl Parker {
         driver_handle: &DriverHandle,
         timeout: Option<Duration>,
     ) {
-        if self
-            .state
-            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
-            .is_ok()
-        {
+        if self.take_notification() {
             return;
         }
         if let Some(mut driver) = driver.try_lock() {
@@ -63,6 +59,13 @@ impl Parker {
         } else {
             self.park_condvar(timeout);
         }
+    }
+
+    /// Consumes a pending notification, if any.
+    fn take_notification(&self) -> bool {
+        self.state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
     }
 
     fn park_driver(&self, driver: &mut Driver, handle: &DriverHandle, timeout: Option<Duration>) {
@@ -122,6 +125,12 @@ impl Parker {
 
     /// Wakes the worker, now or at its next `park`.
     pub(crate) fn unpark(&self, driver_handle: &DriverHandle) {
+        self.unpark_with(|| driver_handle.unpark());
+    }
+
+    /// `unpark`, with the driver wake-up passed in (the loom models have no
+    /// driver).
+    fn unpark_with(&self, wake_driver: impl FnOnce()) {
         match self.state.swap(NOTIFIED, SeqCst) {
             EMPTY | NOTIFIED => {}
             PARKED_CONDVAR => {
@@ -130,8 +139,171 @@ impl Parker {
                 drop(self.mutex.lock());
                 self.condvar.notify_one();
             }
-            PARKED_DRIVER => driver_handle.unpark(),
+            PARKED_DRIVER => wake_driver(),
             actual => panic!("inconsistent unpark state {actual}"),
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod tests {
+    //! Models of the parking protocol and of the idle/searching protocol
+    //! built on it. The worker side mirrors `worker::Core::park`: register
+    //! as a sleeper, re-check the queues if last searcher, then sleep until
+    //! notified; the producer side mirrors `Shared::notify_parked`.
+
+    use super::super::idle::Idle;
+    use super::*;
+    use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+    use crate::loom::sync::{Arc, Condvar, Mutex};
+    use loom::thread;
+
+    fn park(parker: &Parker) {
+        if !parker.take_notification() {
+            parker.park_condvar(None);
+        }
+    }
+
+    #[test]
+    fn loom_unpark_before_or_during_park_is_never_lost() {
+        loom::model(|| {
+            let parker = Arc::new(Parker::new());
+            let p = parker.clone();
+            let t = thread::spawn(move || p.unpark_with(|| unreachable!()));
+            park(&parker);
+            t.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn loom_two_unparks_and_two_parks() {
+        loom::model(|| {
+            let parker = Arc::new(Parker::new());
+            let p = parker.clone();
+            let t = thread::spawn(move || {
+                p.unpark_with(|| unreachable!());
+                p.unpark_with(|| unreachable!());
+            });
+            park(&parker);
+            t.join().unwrap();
+            // Whatever interleaving, at most one notification is pending.
+            let pending = parker.take_notification();
+            if pending {
+                assert!(!parker.take_notification());
+            }
+        });
+    }
+
+    struct World {
+        idle: Idle,
+        parkers: Vec<Parker>,
+        work: AtomicUsize,
+        done: AtomicUsize,
+        /// Lets the model's main thread wait for the work without spinning.
+        finished: Mutex<bool>,
+        finished_cv: Condvar,
+    }
+
+    impl World {
+        fn notify_parked(&self) {
+            if let Some(w) = self.idle.worker_to_notify() {
+                self.parkers[w].unpark_with(|| unreachable!());
+            }
+        }
+
+        fn take_work(&self) -> bool {
+            let mut n = self.work.load(Ordering::SeqCst);
+            while n > 0 {
+                match self
+                    .work
+                    .compare_exchange(n, n - 1, Ordering::SeqCst, Ordering::SeqCst)
+                {
+                    Ok(_) => return true,
+                    Err(actual) => n = actual,
+                }
+            }
+            false
+        }
+
+        /// One worker: search, and when nothing is found, sleep following
+        /// the real protocol; returns after running one unit of work.
+        fn worker(&self, index: usize, total: usize) {
+            let mut searching = self.idle.try_start_searching();
+            loop {
+                if self.done.load(Ordering::SeqCst) == total {
+                    return;
+                }
+                if self.take_work() {
+                    if searching && self.idle.stop_searching() {
+                        self.notify_parked();
+                    }
+                    searching = false;
+                    if self.done.fetch_add(1, Ordering::SeqCst) + 1 == total {
+                        *self.finished.lock() = true;
+                        self.finished_cv.notify_one();
+                    }
+                    continue;
+                }
+                // Nothing found: go to sleep.
+                if self.idle.park(index, searching)
+                    && self.work.load(Ordering::SeqCst) > 0
+                {
+                    self.notify_parked();
+                }
+                loop {
+                    if self.done.load(Ordering::SeqCst) == total {
+                        return;
+                    }
+                    park(&self.parkers[index]);
+                    if !self.idle.is_parked(index) {
+                        break;
+                    }
+                }
+                searching = true;
+            }
+        }
+    }
+
+    #[test]
+    fn loom_work_pushed_while_workers_go_to_sleep_is_always_run() {
+        loom::model(|| {
+            const WORKERS: usize = 2;
+            const ITEMS: usize = 2;
+            let world = Arc::new(World {
+                idle: Idle::new(WORKERS),
+                parkers: (0..WORKERS).map(|_| Parker::new()).collect(),
+                work: AtomicUsize::new(0),
+                done: AtomicUsize::new(0),
+                finished: Mutex::new(false),
+                finished_cv: Condvar::new(),
+            });
+            let workers: Vec<_> = (0..WORKERS)
+                .map(|i| {
+                    let w = world.clone();
+                    thread::spawn(move || w.worker(i, ITEMS))
+                })
+                .collect();
+            // Producer: push, then notify, as schedule_remote does, once
+            // per item.
+            for _ in 0..ITEMS {
+                world.work.fetch_add(1, Ordering::SeqCst);
+                world.notify_parked();
+            }
+            // Wait for the work to be run, then release sleepers so the
+            // model can finish; a lost wake-up leaves every thread blocked,
+            // which loom reports as a deadlock.
+            {
+                let mut finished = world.finished.lock();
+                while !*finished {
+                    world.finished_cv.wait(&mut finished);
+                }
+            }
+            for p in &world.parkers {
+                p.unpark_with(|| unreachable!());
+            }
+            for w in workers {
+                w.join().unwrap();
+            }
+        });
     }
 }

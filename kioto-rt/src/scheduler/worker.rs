@@ -16,7 +16,7 @@ use super::{take_lifo, Notified, Remote, Shared};
 use crate::coop;
 use crate::runtime::{context, Handle};
 use crossbeam_deque::Steal;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -50,6 +50,12 @@ struct Core {
     is_searching: Cell<bool>,
     rng: Cell<u64>,
     busy_since: Cell<Instant>,
+    /// Tasks that yielded (woken while running: `yield_now`, or a budget
+    /// forced yield). They re-enter the local queue only once this worker
+    /// has nothing else to run, or at the next maintenance tick, so a task
+    /// that yields in a loop cannot keep the local queue non-empty forever
+    /// and push remote work back to once per `global_queue_interval`.
+    deferred: RefCell<Vec<Notified>>,
 }
 
 impl WorkerLaunch {
@@ -79,6 +85,7 @@ impl WorkerLaunch {
             is_searching: Cell::new(false),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (self.index as u64 + 1)),
             busy_since: Cell::new(Instant::now()),
+            deferred: RefCell::new(Vec::new()),
         };
         let _enter = context::enter(Handle::from_shared(core.shared.clone()));
         let _forbid = context::forbid_blocking();
@@ -128,7 +135,7 @@ pub(crate) fn schedule_local(
     let scheduled = with_core(shared, |core| {
         let task = task.take().expect("task taken once");
         if yielded {
-            core.push_back(task);
+            core.deferred.borrow_mut().push(task);
         } else {
             let raw = task.into_raw().as_ptr();
             let prev = core.remote().lifo.swap(raw, Ordering::AcqRel);
@@ -165,6 +172,9 @@ impl Core {
                 self.run_task(task);
                 continue;
             }
+            if self.release_deferred() {
+                continue;
+            }
             if let Some(task) = self.steal_work() {
                 self.run_task(task);
                 continue;
@@ -179,6 +189,7 @@ impl Core {
         if let Some(mut driver) = self.shared.driver.try_lock() {
             driver.park(&self.shared.driver_handle, Some(Duration::ZERO));
         }
+        self.release_deferred();
         self.remote().metrics.local_queue_depth.set(self.local.len());
     }
 
@@ -250,9 +261,29 @@ impl Core {
         }
     }
 
+    /// Moves the yielded tasks to the back of the local queue; returns true
+    /// if there were any.
+    fn release_deferred(&self) -> bool {
+        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+        if deferred.is_empty() {
+            return false;
+        }
+        for task in deferred {
+            self.push_local(task);
+        }
+        self.shared.notify_parked();
+        true
+    }
+
     /// Pushes to the back of the local queue, spilling half of it to the
     /// global queue when full, and wakes a sibling if one should help.
     fn push_back(&self, task: Notified) {
+        self.push_local(task);
+        self.shared.notify_parked();
+    }
+
+    /// `push_back` without the wake-up, for callers that push several.
+    fn push_local(&self, task: Notified) {
         if self.local.len() >= LOCAL_QUEUE_CAPACITY {
             for _ in 0..LOCAL_QUEUE_CAPACITY / 2 {
                 match self.local.pop() {
@@ -263,7 +294,6 @@ impl Core {
             self.remote().metrics.overflows.incr();
         }
         self.local.push(task);
-        self.shared.notify_parked();
     }
 
     fn steal_work(&self) -> Option<Notified> {
@@ -374,6 +404,7 @@ impl Core {
 
     fn drop_queued_tasks(&self) {
         drop(take_lifo(&self.remote().lifo));
+        drop(std::mem::take(&mut *self.deferred.borrow_mut()));
         while let Some(task) = self.local.pop() {
             drop(task);
         }
