@@ -218,8 +218,7 @@ impl Shared {
         let id = Id::next();
         let meta = TaskMeta::new(id, location, self.clone(), kind);
         let schedule = |runnable: Notified, info: ScheduleInfo| {
-            let shared = runnable.metadata().shared.clone();
-            shared.schedule(runnable, info.woken_while_running);
+            schedule(runnable, info.woken_while_running);
         };
         // SAFETY: `spawn_unchecked` lets the future borrow the metadata;
         // the requirements it lists hold: (1) the harness is `Send` (its
@@ -254,24 +253,6 @@ impl Shared {
             None => {
                 self.remote_spawned.fetch_add(1, Ordering::Relaxed);
             }
-        }
-    }
-
-    /// Queues a task that became ready. Called by async-task on every wake.
-    fn schedule(self: &Arc<Self>, runnable: Notified, yielded: bool) {
-        if self.is_shutdown() {
-            // Dropping a runnable cancels the task: its future is dropped.
-            drop(runnable);
-            return;
-        }
-        let meta = runnable.metadata();
-        meta.set_state(SCHEDULED);
-        if meta.kind == Kind::Blocking {
-            self.blocking.submit(runnable);
-            return;
-        }
-        if let Err(runnable) = worker::schedule_local(self, runnable, yielded) {
-            self.schedule_remote(runnable);
         }
     }
 
@@ -348,6 +329,33 @@ impl Shared {
 
     pub(crate) fn num_searching(&self) -> usize {
         self.idle.num_searching()
+    }
+}
+
+/// Queues a task that became ready. Called by async-task on every wake.
+///
+/// The runtime is found through the task's metadata, but that `Arc` is
+/// not cloned on the hot path: on one of the runtime's own workers the
+/// worker's `Arc` is used. Only the remote path clones it, because once the
+/// runnable is pushed another thread may run the task to completion and
+/// free the metadata while this thread still needs the runtime.
+fn schedule(runnable: Notified, yielded: bool) {
+    let meta = runnable.metadata();
+    if meta.shared.is_shutdown() {
+        // Dropping a runnable cancels the task: its future is dropped.
+        drop(runnable);
+        return;
+    }
+    meta.set_state(SCHEDULED);
+    if meta.kind == Kind::Blocking {
+        let shared = meta.shared.clone();
+        shared.blocking.submit(runnable);
+        return;
+    }
+    let runtime = Arc::as_ptr(&meta.shared);
+    if let Err(runnable) = worker::schedule_local(runtime, runnable, yielded) {
+        let shared = runnable.metadata().shared.clone();
+        shared.schedule_remote(runnable);
     }
 }
 

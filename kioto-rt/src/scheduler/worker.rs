@@ -107,7 +107,7 @@ pub(crate) fn current_index(shared: &Shared) -> Option<usize> {
     with_core(shared, |core| core.index)
 }
 
-fn with_core<R>(shared: &Shared, f: impl FnOnce(&Core) -> R) -> Option<R> {
+fn with_core<R>(runtime: *const Shared, f: impl FnOnce(&Core) -> R) -> Option<R> {
     let ptr = CURRENT.try_with(Cell::get).ok()?;
     if ptr.is_null() {
         return None;
@@ -117,7 +117,7 @@ fn with_core<R>(shared: &Shared, f: impl FnOnce(&Core) -> R) -> Option<R> {
     // on this thread points to a live core; it is only used by shared
     // reference (see the module docs).
     let core = unsafe { &*ptr };
-    if std::ptr::eq(Arc::as_ptr(&core.shared), shared) {
+    if std::ptr::eq(Arc::as_ptr(&core.shared), runtime) {
         Some(f(core))
     } else {
         None
@@ -126,13 +126,16 @@ fn with_core<R>(shared: &Shared, f: impl FnOnce(&Core) -> R) -> Option<R> {
 
 /// Queues `task` on the current worker if this thread is one of `shared`'s
 /// workers; hands it back otherwise.
+///
+/// `runtime` is only compared, never dereferenced: the task may be freed by
+/// another worker as soon as it is queued.
 pub(crate) fn schedule_local(
-    shared: &Shared,
+    runtime: *const Shared,
     task: Notified,
     yielded: bool,
 ) -> Result<(), Notified> {
     let mut task = Some(task);
-    let scheduled = with_core(shared, |core| {
+    let scheduled = with_core(runtime, |core| {
         let task = task.take().expect("task taken once");
         if yielded {
             core.deferred.borrow_mut().push(task);
