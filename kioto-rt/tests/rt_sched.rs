@@ -312,3 +312,54 @@ fn global_queue_is_served_while_workers_are_busy_with_local_work() {
         stop.store(true, Ordering::Release);
     });
 }
+
+#[test]
+fn a_task_woken_twice_before_it_runs_is_polled_once() {
+    // One worker, held busy by a task that spins until released, so two
+    // wake-ups land while the target task waits in the queue.
+    let rt = rt(1);
+    let polls = Arc::new(AtomicUsize::new(0));
+    let waker: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let target = {
+        let (polls, waker) = (polls.clone(), waker.clone());
+        rt.spawn(async move {
+            let mut first = true;
+            poll_fn(|cx| {
+                polls.fetch_add(1, Ordering::SeqCst);
+                *waker.lock().unwrap() = Some(cx.waker().clone());
+                if std::mem::take(&mut first) {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(())
+                }
+            })
+            .await
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while polls.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(polls.load(Ordering::SeqCst), 1);
+    let release = Arc::new(AtomicBool::new(false));
+    let (blocker_started_tx, blocker_started) = std::sync::mpsc::channel();
+    let r = release.clone();
+    let blocker = rt.spawn(async move {
+        blocker_started_tx.send(()).unwrap();
+        while !r.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    blocker_started.recv_timeout(Duration::from_secs(30)).unwrap();
+    let w = waker.lock().unwrap().take().unwrap();
+    w.wake_by_ref();
+    w.wake();
+    release.store(true, Ordering::SeqCst);
+    within(Duration::from_secs(30), move || {
+        rt.block_on(async {
+            target.await.unwrap();
+            blocker.await.unwrap();
+        })
+    });
+    assert_eq!(polls.load(Ordering::SeqCst), 2, "two wakes must schedule one poll");
+}

@@ -185,7 +185,7 @@ fn join_set_joins_in_completion_order_and_aborts_on_drop() {
             });
         }
         assert_eq!(set.len(), 100);
-        let mut seen = vec![false; 100];
+        let mut seen = [false; 100];
         while let Some(r) = set.join_next().await {
             let i = r.unwrap() as usize;
             assert!(!seen[i]);
