@@ -131,22 +131,31 @@ pub(crate) fn entry(kind: Kind, args: TokenStream, item: TokenStream) -> TokenSt
         Ok(func) => func,
         Err(err) => return with_error(item, err),
     };
-    let opts = match parse_options(args) {
-        Ok(opts) => opts,
-        Err(err) => return with_error(item, err),
-    };
+    // A bad option still expands with the defaults, so that the only error
+    // is ours (and not also rustc's "`main` is not allowed to be `async`").
+    let mut errors = Errors::default();
+    let opts = parse_options(args).unwrap_or_else(|err| {
+        errors.push(err);
+        Options::default()
+    });
     if let Err(err) = validate(kind, &func) {
-        return with_error(item, err);
+        errors.push(err);
+        return with_error(item, errors.into_inner().expect("an error"));
     }
     let krate = match opts.krate {
         Some(krate) => krate,
         None => match crate_path::find(Need::Runtime) {
             Ok(krate) => krate,
-            Err(err) => return with_error(item, err),
+            Err(err) => {
+                errors.push(err);
+                return with_error(item, errors.into_inner().expect("an error"));
+            }
         },
     };
     let workers = opts.worker_threads.or(kind.default_workers());
-    expand(kind, func, &krate, workers)
+    let expanded = expand(kind, func, &krate, workers);
+    let errors = errors.to_compile_error();
+    quote! { #expanded #errors }
 }
 
 fn with_error(item: TokenStream, err: syn::Error) -> TokenStream {
@@ -334,12 +343,16 @@ mod tests {
     #[test]
     fn test_with_workers_and_crate_override() {
         let func = "async fn it() {}";
-        let opts = parse_options(syn::parse_str("worker_threads = 5, crate = \"crate::mock\"").unwrap())
-            .unwrap();
+        let opts =
+            parse_options(syn::parse_str("worker_threads = 5, crate = \"crate::mock\"").unwrap())
+                .unwrap();
         assert_eq!(opts.worker_threads, Some(5));
         let krate = opts.krate.unwrap();
         let out = expand_str(Kind::Test, "", func, &krate);
-        assert!(out.contains("crate :: mock :: System :: with_runtime"), "{out}");
+        assert!(
+            out.contains("crate :: mock :: System :: with_runtime"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -350,7 +363,10 @@ mod tests {
             "async fn main() { #![allow(unused)] let x = 1; }",
             &kioto(),
         );
-        assert!(out.starts_with("fn main () { # ! [allow (unused)]"), "{out}");
+        assert!(
+            out.starts_with("fn main () { # ! [allow (unused)]"),
+            "{out}"
+        );
     }
 
     fn option_error(args: &str) -> String {

@@ -65,12 +65,10 @@ fn parse_attrs(attrs: &[Attribute]) -> Attrs {
         if attr.path().is_ident("rtype") {
             match parse_rtype(attr) {
                 Ok(_) if out.rtype.is_some() => {
-                    out.errors.push(
-                        syn::Error::new_spanned(
-                            attr,
-                            "duplicate `#[rtype]`: a message has one result type, keep one",
-                        ),
-                    );
+                    out.errors.push(syn::Error::new_spanned(
+                        attr,
+                        "duplicate `#[rtype]`: a message has one result type, keep one",
+                    ));
                 }
                 Ok(ty) => out.rtype = Some(ty),
                 Err(err) => out.errors.push(err),
@@ -189,7 +187,10 @@ mod tests {
     fn expand_str(input: &str) -> String {
         let ast: DeriveInput = syn::parse_str(input).unwrap();
         let attrs = parse_attrs(&ast.attrs);
-        assert!(attrs.errors.to_compile_error().is_empty(), "unexpected error");
+        assert!(
+            attrs.errors.to_compile_error().is_empty(),
+            "unexpected error"
+        );
         let krate = Krate::Actor(syn::parse_quote!(::kioto));
         expand(&ast, attrs.rtype.as_ref(), &krate).to_string()
     }
@@ -274,8 +275,10 @@ mod tests {
     #[test]
     fn duplicate_rtype_and_unknown_kioto_option() {
         assert!(error_of("#[rtype(u8)] #[rtype(u16)] struct A;").contains("duplicate"));
-        assert!(error_of("#[kioto(krate = \"x\")] struct A;").contains("crate = \\\"path\\\"")
-            || error_of("#[kioto(krate = \"x\")] struct A;").contains("crate = \"path\""));
+        assert!(
+            error_of("#[kioto(krate = \"x\")] struct A;").contains("crate = \\\"path\\\"")
+                || error_of("#[kioto(krate = \"x\")] struct A;").contains("crate = \"path\"")
+        );
     }
 
     #[test]

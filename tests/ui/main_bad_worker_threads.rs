@@ -1,0 +1,2 @@
+#[kioto::main(worker_threads = 0)]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[kioto::main]
+fn main() {}

@@ -1,0 +1,2 @@
+#[kioto::main(flavor = "current_thread")]
+async fn main() {}

@@ -1,0 +1,7 @@
+#[kioto::messages]
+struct A;
+
+#[kioto::messages]
+fn free() {}
+
+fn main() {}
