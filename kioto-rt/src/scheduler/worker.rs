@@ -224,7 +224,11 @@ impl Core {
             let mut lifo_polls = 0;
             while let Some(task) = take_lifo(&self.remote().lifo) {
                 if lifo_polls >= MAX_LIFO_POLLS_IN_A_ROW || !coop::has_budget_remaining() {
-                    self.push_back(task);
+                    // To the back of our own queue, without waking a
+                    // sibling: this worker runs it shortly, and a sibling
+                    // stealing one side of a message ping-pong would make
+                    // every later message cross cores.
+                    self.push_local(task);
                     break;
                 }
                 lifo_polls += 1;
