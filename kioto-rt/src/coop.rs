@@ -53,6 +53,25 @@ thread_local! {
     /// Set when a leaf future was refused during the current task poll; the
     /// worker reads and clears it to count forced yields.
     static FORCED_YIELD: Cell<bool> = const { Cell::new(false) };
+    /// Set when the task being polled asked to yield (`yield_now` or a
+    /// forced yield): the scheduler then defers it behind other work. A
+    /// task merely woken by someone else while it runs is not deferred.
+    static YIELD_REQUESTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Records that the current task yields on purpose.
+pub(crate) fn request_yield() {
+    let _ = YIELD_REQUESTED.try_with(|flag| flag.set(true));
+}
+
+/// Whether the current poll asked to yield.
+pub(crate) fn yield_requested() -> bool {
+    YIELD_REQUESTED.try_with(Cell::get).unwrap_or(false)
+}
+
+/// Clears the yield request (the worker does so after each poll).
+pub(crate) fn clear_yield_request() {
+    let _ = YIELD_REQUESTED.try_with(|flag| flag.set(false));
 }
 
 /// Runs `f` (one task poll) with a fresh budget, restoring the previous budget
@@ -125,6 +144,7 @@ pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
             None => Poll::Ready(RestoreOnPending(Cell::new(budget))),
             Some(0) => {
                 FORCED_YIELD.with(|flag| flag.set(true));
+                request_yield();
                 cx.waker().wake_by_ref();
                 Poll::Pending
             }

@@ -10,6 +10,7 @@
 use crate::runtime::{context, Handle};
 use crate::scheduler::Notified;
 use parking_lot::{Condvar, Mutex};
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -39,7 +40,19 @@ struct State {
     queue: VecDeque<Notified>,
     threads: usize,
     idle: usize,
+    /// Idle threads already notified but not yet awake: each submit that
+    /// finds `idle > notified` wakes one more; otherwise it starts a thread.
+    /// Without it, two quick submits could notify the same idle thread and
+    /// leave the second closure waiting (a deadlock if the two rendezvous).
+    notified: usize,
     shutdown: bool,
+}
+
+thread_local! {
+    /// The pool whose thread this is, so a shutdown started from one of its
+    /// own threads (a runtime dropped inside `spawn_blocking`) does not wait
+    /// for itself.
+    static POOL: Cell<*const Inner> = const { Cell::new(std::ptr::null()) };
 }
 
 impl std::fmt::Debug for Inner {
@@ -89,7 +102,8 @@ impl BlockingPool {
             return;
         }
         state.queue.push_back(task);
-        if state.idle > 0 {
+        if state.idle > state.notified {
+            state.notified += 1;
             self.inner.condvar.notify_one();
         } else if state.threads < self.inner.max_threads {
             state.threads += 1;
@@ -118,12 +132,14 @@ impl BlockingPool {
         };
         drop(queued);
         let deadline = timeout.map(|t| Instant::now() + t);
+        let own = POOL.with(|p| std::ptr::eq(p.get(), Arc::as_ptr(&self.inner)));
+        let others = |state: &State| state.threads - usize::from(own);
         let mut state = self.inner.state.lock();
-        while state.threads > 0 {
+        while others(&state) > 0 {
             match deadline {
                 Some(d) => {
                     if self.inner.all_exited.wait_until(&mut state, d).timed_out() {
-                        return state.threads == 0;
+                        return others(&state) == 0;
                     }
                 }
                 None => self.inner.all_exited.wait(&mut state),
@@ -139,6 +155,7 @@ impl BlockingPool {
 
 impl Inner {
     fn run(self: Arc<Self>) {
+        POOL.with(|p| p.set(Arc::as_ptr(&self)));
         if let Some(f) = &self.on_start {
             f();
         }
@@ -161,14 +178,17 @@ impl Inner {
                 .wait_for(&mut state, self.keep_alive)
                 .timed_out();
             state.idle -= 1;
+            if !timed_out {
+                state.notified = state.notified.saturating_sub(1);
+            }
             if timed_out && state.queue.is_empty() && !state.shutdown {
                 break;
             }
         }
         state.threads -= 1;
-        if state.threads == 0 {
-            self.all_exited.notify_all();
-        }
+        // Wakes a shutdown waiting for the others to exit (it may be
+        // running on one of our own threads, so signal every exit).
+        self.all_exited.notify_all();
         drop(state);
         drop(_enter);
         if let Some(f) = &self.on_stop {

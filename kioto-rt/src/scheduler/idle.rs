@@ -24,13 +24,16 @@
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::Mutex;
+use crossbeam_utils::CachePadded;
 
 const UNPARKED_MASK: usize = 0xFFFF;
 const SEARCHING_ONE: usize = 1 << 16;
 
 #[derive(Debug)]
 pub(crate) struct Idle {
-    state: AtomicUsize,
+    /// Read-modify-written by every producer that may need to wake a
+    /// worker: on a line of its own, away from read-mostly runtime state.
+    state: CachePadded<AtomicUsize>,
     sleepers: Mutex<Vec<usize>>,
     num_workers: usize,
 }
@@ -39,7 +42,7 @@ impl Idle {
     pub(crate) fn new(num_workers: usize) -> Idle {
         assert!(num_workers <= UNPARKED_MASK, "too many worker threads");
         Idle {
-            state: AtomicUsize::new(num_workers),
+            state: CachePadded::new(AtomicUsize::new(num_workers)),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
             num_workers,
         }
@@ -66,9 +69,9 @@ impl Idle {
         Self::searching(state) == 0 && Self::unparked(state) < self.num_workers
     }
 
-    /// Picks a sleeper to wake for new work, or `None` if none should be
-    /// woken. The caller must unpark the returned worker.
-    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+    /// Picks a sleeper other than `caller` to wake for new work, or `None`
+    /// if none should be woken. The caller must unpark the returned worker.
+    pub(crate) fn worker_to_notify(&self, caller: Option<usize>) -> Option<usize> {
         if !self.should_notify() {
             return None;
         }
@@ -76,7 +79,10 @@ impl Idle {
         if !self.should_notify() {
             return None;
         }
-        let worker = sleepers.pop()?;
+        // The caller may be on the list (a worker parked in the driver that
+        // schedules the tasks an I/O event woke): it runs them itself.
+        let pos = sleepers.iter().rposition(|&w| Some(w) != caller)?;
+        let worker = sleepers.swap_remove(pos);
         // Unparked and searching: it will look for the work.
         self.state.fetch_add(SEARCHING_ONE | 1, SeqCst);
         Some(worker)

@@ -1,8 +1,8 @@
 //! Per-worker counters.
 //!
 //! Each worker writes only its own counters, with a relaxed load and store
-//! (no read-modify-write, no lock prefix); the whole struct sits on cache
-//! lines of its own (the scheduler wraps it in `CachePadded`), and
+//! (no read-modify-write, no lock prefix); the scheduler keeps each worker's
+//! struct on cache lines of its own (`CachePadded`), and
 //! readers on other threads see values that are at most slightly stale.
 
 use crate::loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};

@@ -15,8 +15,8 @@
 //! once the worker has run out of other work (local, LIFO and global), or
 //! at the next maintenance tick.
 //!
-//! Unlike tokio's, our LIFO slot is an atomic pointer that siblings may
-//! steal from — but only when its owner is *stuck* in one poll (the monitor
+//! Unlike tokio's, our LIFO slot and deferred list can be stolen by
+//! siblings — but only while their owner is *stuck* in one poll (the monitor
 //! thread flags that), so locality is kept in the common case and a task
 //! never waits behind a blocked worker (tokio issue 4941).
 //!
@@ -36,12 +36,14 @@
 //! # Shutdown
 //!
 //! `shutdown` sets a flag and wakes every worker; each worker drops the tasks
-//! in its queue and LIFO slot and exits. Then the injector is drained, the
-//! task registry aborts every remaining (idle) task — whose futures are
-//! dropped on the spot because `schedule` drops anything scheduled after
-//! shutdown — and the driver drops the wakers it holds. Nothing is leaked:
-//! a task's only references are its queue entry, its wakers, its join
-//! handle, and the registry's waker.
+//! in its queues and exits. From then on `schedule` never runs a task and
+//! never drops one inside a wake: it pushes it to the injector. After the
+//! workers are joined, `finish_shutdown` loops: the task registry aborts
+//! every remaining (idle) task, which schedules it; the driver drops the
+//! wakers it holds; every queue is drained, each drop possibly scheduling
+//! more tasks for the next round; until a round changes nothing. Nothing is
+//! leaked: a task's only references are its queue entry, its wakers, its
+//! join handle, and the registry's waker.
 
 mod idle;
 pub(crate) mod metrics;
@@ -87,6 +89,10 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) blocking: BlockingPool,
     shutdown: AtomicBool,
+    /// Set once `finish_shutdown` has drained everything: a task pushed to
+    /// the injector after that (a straggling remote wake) is dropped by the
+    /// thread that pushed it.
+    shutdown_done: AtomicBool,
     /// Spawns from threads that are not workers of this runtime.
     remote_spawned: AtomicU64,
 }
@@ -95,6 +101,9 @@ pub(crate) struct Shared {
 #[derive(Debug)]
 struct Remote {
     stealer: Stealer<Notified>,
+    /// The owner's deferred (yielded) tasks; taken by siblings only when the
+    /// owner is `stuck`, like the LIFO slot.
+    deferred: Stealer<Notified>,
     /// The LIFO slot: a `Runnable` turned into a raw pointer, or null. Only
     /// its owner puts tasks in; the owner and (when `stuck`) stealers take
     /// them out, each with an atomic swap, so exactly one gets a task.
@@ -110,7 +119,9 @@ struct Remote {
     current_task: AtomicU64,
     current_location: AtomicPtr<Location<'static>>,
     parker: Parker,
-    metrics: WorkerMetrics,
+    /// Written on every poll by the owner alone: kept off the lines that
+    /// siblings read and write (stealer, LIFO slot, parker).
+    metrics: CachePadded<WorkerMetrics>,
 }
 
 impl Shared {
@@ -124,17 +135,19 @@ impl Shared {
         let mut remotes = Vec::with_capacity(n);
         for _ in 0..n {
             let local = crossbeam_deque::Worker::new_fifo();
+            let deferred = crossbeam_deque::Worker::new_fifo();
             remotes.push(CachePadded::new(Remote {
                 stealer: local.stealer(),
+                deferred: deferred.stealer(),
                 lifo: AtomicPtr::new(std::ptr::null_mut()),
                 stuck: AtomicBool::new(false),
                 poll_seq: AtomicU64::new(0),
                 current_task: AtomicU64::new(0),
                 current_location: AtomicPtr::new(std::ptr::null_mut()),
                 parker: Parker::new(),
-                metrics: WorkerMetrics::default(),
+                metrics: CachePadded::new(WorkerMetrics::default()),
             }));
-            locals.push(local);
+            locals.push((local, deferred));
         }
         let shared = Arc::new(Shared {
             remotes: remotes.into_boxed_slice(),
@@ -146,12 +159,15 @@ impl Shared {
             config,
             blocking,
             shutdown: AtomicBool::new(false),
+            shutdown_done: AtomicBool::new(false),
             remote_spawned: AtomicU64::new(0),
         });
         let launches = locals
             .into_iter()
             .enumerate()
-            .map(|(index, local)| WorkerLaunch::new(index, local, shared.clone()))
+            .map(|(index, (local, deferred))| {
+                WorkerLaunch::new(index, local, deferred, shared.clone())
+            })
             .collect();
         Ok((shared, launches))
     }
@@ -258,26 +274,51 @@ impl Shared {
 
     fn schedule_remote(&self, runnable: Notified) {
         self.injector.push(runnable);
+        if self.drained_after_shutdown() {
+            return;
+        }
         self.notify_parked();
+    }
+
+    /// Queues a task scheduled after shutdown began, for `finish_shutdown`
+    /// to drop. Dropping it here, inside somebody's `wake()`, would run the
+    /// task's drop code on the waker's stack (unbounded recursion through
+    /// chains of tasks, and locks the waker may hold).
+    fn schedule_after_shutdown(&self, runnable: Notified) {
+        self.injector.push(runnable);
+        self.drained_after_shutdown();
+    }
+
+    /// After a push to the injector: if `finish_shutdown` already did its
+    /// final drain, nobody else will drop what we pushed, so drain it here.
+    /// The fences pair with the ones in `finish_shutdown`: either its final
+    /// drain sees our push, or we see its flag.
+    fn drained_after_shutdown(&self) -> bool {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.shutdown_done.load(Ordering::SeqCst) {
+            self.drain_injector();
+            return true;
+        }
+        false
     }
 
     /// Wakes a sleeping worker if new work needs one.
     fn notify_parked(&self) {
         // `worker_to_notify` reads the idle state with a read-modify-write,
-        // which orders it after our queue push (see `idle.rs`).
-        if let Some(worker) = self.idle.worker_to_notify() {
+        // which orders it after our queue push (see `idle.rs`). It never
+        // picks the calling worker: a worker that has work runs it itself.
+        let me = worker::current_index(self);
+        if let Some(worker) = self.idle.worker_to_notify(me) {
             tracing::trace!(worker, "unpark");
             self.remotes[worker].parker.unpark(&self.driver_handle);
         }
     }
 
-    /// True if any queue, LIFO slot or the injector holds work.
+    /// True if a searching worker could take some task right now: from the
+    /// injector, a sibling's queue, or a stuck sibling's LIFO slot and
+    /// deferred list.
     fn has_stealable_work(&self) -> bool {
-        !self.injector.is_empty()
-            || self
-                .remotes
-                .iter()
-                .any(|r| !r.stealer.is_empty() || !r.lifo.load(Ordering::Acquire).is_null())
+        !self.injector.is_empty() || self.remotes.iter().any(|r| r.has_stealable_work())
     }
 
     /// Begins shutdown: workers drop their queued tasks and exit.
@@ -293,19 +334,53 @@ impl Shared {
 
     /// Completes shutdown once the workers have exited: drops every task
     /// still queued or idle and every waker the driver holds.
+    ///
+    /// Every drop happens here, in a loop, never nested inside a wake:
+    /// dropping a task's future may wake other tasks, which only queues
+    /// them (see `schedule`) for the next round.
     pub(crate) fn finish_shutdown(&self) {
-        self.drain_injector();
-        for remote in self.remotes.iter() {
-            drop(take_lifo(&remote.lifo));
-            drain(|| remote.stealer.steal());
+        self.drain_all();
+        let mut driver_shut = false;
+        loop {
+            let live = self.registry.len();
+            self.registry.close_and_abort_all();
+            let mut progress = self.drain_all();
+            if !driver_shut {
+                driver_shut = true;
+                self.driver_handle.shutdown();
+                progress |= self.drain_all();
+            }
+            // Stop when a sweep changes nothing: what is left is running on
+            // the blocking pool and will finish on its own.
+            if !progress && self.registry.len() >= live {
+                break;
+            }
         }
-        self.registry.close_and_abort_all();
-        self.driver_handle.shutdown();
+        self.shutdown_done.store(true, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
         self.drain_injector();
     }
 
-    fn drain_injector(&self) {
-        drain(|| self.injector.steal());
+    /// Drops every queued task until the queues stay empty; true if any
+    /// was dropped.
+    fn drain_all(&self) -> bool {
+        let mut any = false;
+        loop {
+            let mut round = self.drain_injector();
+            for remote in self.remotes.iter() {
+                round |= take_lifo(&remote.lifo).is_some();
+                round |= drain(|| remote.stealer.steal());
+                round |= drain(|| remote.deferred.steal());
+            }
+            if !round {
+                return any;
+            }
+            any = true;
+        }
+    }
+
+    fn drain_injector(&self) -> bool {
+        drain(|| self.injector.steal())
     }
 
     // ---- metrics accessors -------------------------------------------
@@ -342,8 +417,8 @@ impl Shared {
 fn schedule(runnable: Notified, yielded: bool) {
     let meta = runnable.metadata();
     if meta.shared.is_shutdown() {
-        // Dropping a runnable cancels the task: its future is dropped.
-        drop(runnable);
+        let shared = meta.shared.clone();
+        shared.schedule_after_shutdown(runnable);
         return;
     }
     meta.set_state(SCHEDULED);
@@ -359,13 +434,17 @@ fn schedule(runnable: Notified, yielded: bool) {
     }
 }
 
-/// Drops every task a queue yields (cancelling them).
-fn drain(mut steal: impl FnMut() -> crossbeam_deque::Steal<Notified>) {
+/// Drops every task a queue yields (cancelling them); true if any.
+fn drain(mut steal: impl FnMut() -> crossbeam_deque::Steal<Notified>) -> bool {
+    let mut any = false;
     loop {
         match steal() {
-            crossbeam_deque::Steal::Success(task) => drop(task),
+            crossbeam_deque::Steal::Success(task) => {
+                any = true;
+                drop(task);
+            }
             crossbeam_deque::Steal::Retry => continue,
-            crossbeam_deque::Steal::Empty => break,
+            crossbeam_deque::Steal::Empty => return any,
         }
     }
 }
@@ -377,6 +456,20 @@ fn take_lifo(slot: &AtomicPtr<()>) -> Option<Notified> {
     // `Runnable::into_raw` (in `worker::schedule_local`), and the swap hands
     // each to exactly one taker.
     NonNull::new(ptr).map(|p| unsafe { Runnable::from_raw(p) })
+}
+
+impl Remote {
+    fn is_stuck(&self) -> bool {
+        self.stuck.load(Ordering::Relaxed)
+    }
+
+    /// Work a sibling may take: the queue always; the LIFO slot and the
+    /// deferred list only while the owner is stuck.
+    fn has_stealable_work(&self) -> bool {
+        !self.stealer.is_empty()
+            || (self.is_stuck()
+                && (!self.lifo.load(Ordering::Acquire).is_null() || !self.deferred.is_empty()))
+    }
 }
 
 impl Drop for Shared {

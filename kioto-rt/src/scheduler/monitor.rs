@@ -98,7 +98,7 @@ fn sample(shared: &Shared, seen: &mut [Observation], threshold: Option<Duration>
         if !remote.stuck.swap(true, Ordering::Relaxed) {
             tracing::trace!(worker = index, "worker stuck in a poll; its LIFO slot is now stealable");
         }
-        if !remote.stealer.is_empty() || !remote.lifo.load(Ordering::Acquire).is_null() {
+        if remote.has_stealable_work() {
             shared.notify_parked();
         }
         if let Some(threshold) = threshold {

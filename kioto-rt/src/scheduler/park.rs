@@ -206,7 +206,7 @@ mod tests {
 
     impl World {
         fn notify_parked(&self) {
-            if let Some(w) = self.idle.worker_to_notify() {
+            if let Some(w) = self.idle.worker_to_notify(None) {
                 self.parkers[w].unpark_with(|| unreachable!());
             }
         }
@@ -244,11 +244,11 @@ mod tests {
                     }
                     continue;
                 }
-                // Nothing found: go to sleep.
-                if self.idle.park(index, searching)
-                    && self.work.load(Ordering::SeqCst) > 0
-                {
-                    self.notify_parked();
+                // Nothing found: go to sleep, unless we were the last
+                // searcher and work arrived meanwhile (then get it).
+                if self.idle.park(index, searching) && self.work.load(Ordering::SeqCst) > 0 {
+                    searching = !self.idle.unpark(index);
+                    continue;
                 }
                 loop {
                     if self.done.load(Ordering::SeqCst) == total {

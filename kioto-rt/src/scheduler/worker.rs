@@ -16,7 +16,7 @@ use super::{take_lifo, Notified, Remote, Shared};
 use crate::coop;
 use crate::runtime::{context, Handle};
 use crossbeam_deque::Steal;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -39,6 +39,7 @@ thread_local! {
 pub(crate) struct WorkerLaunch {
     index: usize,
     local: crossbeam_deque::Worker<Notified>,
+    deferred: crossbeam_deque::Worker<Notified>,
     shared: Arc<Shared>,
 }
 
@@ -50,23 +51,26 @@ struct Core {
     is_searching: Cell<bool>,
     rng: Cell<u64>,
     busy_since: Cell<Instant>,
-    /// Tasks that yielded (woken while running: `yield_now`, or a budget
-    /// forced yield). They re-enter the local queue only once this worker
-    /// has nothing else to run, or at the next maintenance tick, so a task
-    /// that yields in a loop cannot keep the local queue non-empty forever
-    /// and push remote work back to once per `global_queue_interval`.
-    deferred: RefCell<Vec<Notified>>,
+    /// Tasks that yielded (`yield_now`, or a budget-forced yield). They
+    /// re-enter the local queue only once this worker has nothing else to
+    /// run, or at the next maintenance tick, so a task that yields in a loop
+    /// cannot keep the local queue non-empty forever and push remote work
+    /// back to once per `global_queue_interval`. Siblings may steal them
+    /// while this worker is stuck.
+    deferred: crossbeam_deque::Worker<Notified>,
 }
 
 impl WorkerLaunch {
     pub(crate) fn new(
         index: usize,
         local: crossbeam_deque::Worker<Notified>,
+        deferred: crossbeam_deque::Worker<Notified>,
         shared: Arc<Shared>,
     ) -> Self {
         WorkerLaunch {
             index,
             local,
+            deferred,
             shared,
         }
     }
@@ -85,7 +89,7 @@ impl WorkerLaunch {
             is_searching: Cell::new(false),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (self.index as u64 + 1)),
             busy_since: Cell::new(Instant::now()),
-            deferred: RefCell::new(Vec::new()),
+            deferred: self.deferred,
         };
         let _enter = context::enter(Handle::from_shared(core.shared.clone()));
         let _forbid = context::forbid_blocking();
@@ -137,8 +141,12 @@ pub(crate) fn schedule_local(
     let mut task = Some(task);
     let scheduled = with_core(runtime, |core| {
         let task = task.take().expect("task taken once");
-        if yielded {
-            core.deferred.borrow_mut().push(task);
+        if yielded && coop::yield_requested() {
+            core.deferred.push(task);
+        } else if yielded {
+            // Woken by someone else while it ran: an ordinary wake-up, but
+            // not into the LIFO slot (it just had its turn).
+            core.push_back(task);
         } else {
             let raw = task.into_raw().as_ptr();
             let prev = core.remote().lifo.swap(raw, Ordering::AcqRel);
@@ -266,20 +274,21 @@ impl Core {
         if coop::take_forced_yield() {
             remote.metrics.forced_yields.incr();
         }
+        coop::clear_yield_request();
     }
 
     /// Moves the yielded tasks to the back of the local queue; returns true
     /// if there were any.
     fn release_deferred(&self) -> bool {
-        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
-        if deferred.is_empty() {
-            return false;
-        }
-        for task in deferred {
+        let mut any = false;
+        while let Some(task) = self.deferred.pop() {
             self.push_local(task);
+            any = true;
         }
-        self.shared.notify_parked();
-        true
+        if any {
+            self.shared.notify_parked();
+        }
+        any
     }
 
     /// Pushes to the back of the local queue, spilling half of it to the
@@ -328,12 +337,15 @@ impl Core {
                 tracing::trace!(worker = self.index, victim, stolen, "steal");
                 return Some(task);
             }
-            if remote.stuck.load(Ordering::Relaxed) {
-                if let Some(task) = take_lifo(&remote.lifo) {
+            if remote.is_stuck() {
+                let task = take_lifo(&remote.lifo).or_else(|| {
+                    self.steal_from(|| remote.deferred.steal_batch_and_pop(&self.local))
+                });
+                if let Some(task) = task {
                     let metrics = &self.remote().metrics;
                     metrics.steals.incr();
                     metrics.steal_operations.incr();
-                    tracing::trace!(worker = self.index, victim, "steal from a stuck LIFO slot");
+                    tracing::trace!(worker = self.index, victim, "steal from a stuck worker");
                     return Some(task);
                 }
             }
@@ -375,9 +387,15 @@ impl Core {
 
         let was_searching = self.is_searching.replace(false);
         if shared.idle.park(self.index, was_searching) && shared.has_stealable_work() {
-            // We were the last searcher: work pushed while we were deciding
-            // to sleep must not be left with every worker asleep.
-            shared.notify_parked();
+            // We were the last searcher and work arrived while we decided
+            // to sleep: it must not be left with every worker asleep. Take
+            // ourselves off the sleeper list and go get it.
+            if !shared.idle.unpark(self.index) {
+                // Notified meanwhile: counted as searching already.
+                self.is_searching.set(true);
+            }
+            self.busy_since.set(Instant::now());
+            return;
         }
         tracing::trace!(worker = self.index, "park");
         loop {
@@ -411,7 +429,9 @@ impl Core {
 
     fn drop_queued_tasks(&self) {
         drop(take_lifo(&self.remote().lifo));
-        drop(std::mem::take(&mut *self.deferred.borrow_mut()));
+        while let Some(task) = self.deferred.pop() {
+            drop(task);
+        }
         while let Some(task) = self.local.pop() {
             drop(task);
         }

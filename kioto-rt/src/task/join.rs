@@ -70,10 +70,12 @@ impl<T> JoinHandle<T> {
         abort(self.meta());
     }
 
-    /// True once the task's future has completed, panicked or been
-    /// cancelled.
+    /// True once the task has completed, panicked or been cancelled; when
+    /// it completed, awaiting the handle then returns at once.
     pub fn is_finished(&self) -> bool {
-        self.meta().is_done()
+        // The harness marks `done` when the future is dropped, a moment
+        // before async-task publishes the output; both must hold.
+        self.meta().is_done() && self.task.as_ref().is_none_or(|t| t.is_finished())
     }
 
     /// A handle that can abort the task but not join it.
@@ -177,7 +179,9 @@ impl AbortHandle {
         }
     }
 
-    /// True once the task's future is gone.
+    /// True once the task's future is gone (completed, panicked or
+    /// cancelled). Its output may be published to the `JoinHandle` a moment
+    /// later.
     pub fn is_finished(&self) -> bool {
         self.meta().is_none_or(TaskMeta::is_done)
     }

@@ -47,7 +47,10 @@ struct ReadyQueue {
 impl ReadyQueue {
     fn push(&self, id: Id) {
         self.ids.push(id);
-        if let Some(waker) = self.waker.lock().take() {
+        // Take the waker before waking: waking may run arbitrary code
+        // (even drop this very set) that must not find the lock held.
+        let waker = self.waker.lock().take();
+        if let Some(waker) = waker {
             waker.wake();
         }
     }

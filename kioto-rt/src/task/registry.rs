@@ -20,9 +20,9 @@
 //!   allocation, hence the metadata, alive while the entry exists, so code
 //!   holding the shard lock may read the metadata behind the pointer.
 //! - Shutdown closes the registry, then, shard by shard, clones the wakers
-//!   under the lock and wakes them *after* releasing it: waking a task during
-//!   shutdown drops its future, whose harness removes its entry, which takes
-//!   the same lock.
+//!   under the lock and wakes them *after* releasing it: a woken task's
+//!   future may be dropped, and its harness removes its entry under the
+//!   same lock.
 //!
 //! Shards (by task id) keep spawns on different workers off one lock.
 
@@ -164,51 +164,37 @@ impl Registry {
         }
     }
 
-    /// Refuses new tasks and aborts every live one. Called once at shutdown,
-    /// after the workers stopped, so every abort lands in the scheduler's
-    /// shutdown path, which drops the future.
+    /// Refuses new tasks and aborts every live one: sets each one's abort
+    /// flag and wakes it. Called at shutdown, when `schedule` only queues
+    /// the woken tasks; the caller drains the queues and calls this again
+    /// until nothing changes.
     pub(crate) fn close_and_abort_all(&self) {
         self.closed.store(true, Ordering::Release);
         for shard in self.shards.iter() {
-            loop {
-                let wakers: Vec<Waker> = {
-                    let shard = shard.lock();
-                    shard
-                        .slots
-                        .iter()
-                        .filter_map(|slot| match slot {
-                            Slot::Occupied(e) => {
-                                // SAFETY: the entry's waker keeps the
-                                // allocation holding the metadata alive, and
-                                // we hold the shard lock, so the entry (and
-                                // its waker) cannot be removed meanwhile.
-                                unsafe { (*e.meta).set_aborted() };
-                                Some(e.waker.clone())
-                            }
-                            Slot::Vacant { .. } => None,
-                        })
-                        .collect()
-                };
-                if wakers.is_empty() {
-                    break;
-                }
-                let before = self.shard_len(shard);
-                for waker in wakers {
-                    waker.wake();
-                }
-                // A woken task whose future is dropped removes itself. If
-                // nothing left the shard, the remaining entries belong to
-                // tasks that are running elsewhere (a blocking closure):
-                // they remove themselves when they finish.
-                if self.shard_len(shard) >= before {
-                    break;
-                }
+            let wakers: Vec<Waker> = {
+                let shard = shard.lock();
+                shard
+                    .slots
+                    .iter()
+                    .filter_map(|slot| match slot {
+                        Slot::Occupied(e) => {
+                            // SAFETY: the entry's waker keeps the allocation
+                            // holding the metadata alive, and we hold the
+                            // shard lock, so the entry (and its waker) cannot
+                            // be removed meanwhile.
+                            unsafe { (*e.meta).set_aborted() };
+                            Some(e.waker.clone())
+                        }
+                        Slot::Vacant { .. } => None,
+                    })
+                    .collect()
+            };
+            // Outside the lock: waking may drop a task's future, whose
+            // harness removes its entry under this same lock.
+            for waker in wakers {
+                waker.wake();
             }
         }
-    }
-
-    fn shard_len(&self, shard: &Mutex<Shard>) -> usize {
-        shard.lock().len
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -30,8 +30,9 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
-        // Woken while running: the scheduler sees `woken_while_running` and
-        // queues the task at the back.
+        // Woken while running, with the yield flagged: the scheduler defers
+        // the task behind everything else runnable.
+        crate::coop::request_yield();
         cx.waker().wake_by_ref();
         Poll::Pending
     }
