@@ -47,16 +47,21 @@ mod imp {
                 Condvar(parking_lot::Condvar::new())
             }
 
-            pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
-                self.0.wait(guard);
+            /// Waits for a notification (or a spurious wake-up); takes and
+            /// returns the guard, as loom's condvar does.
+            pub(crate) fn wait<'a, T>(&self, mut guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+                self.0.wait(&mut guard);
+                guard
             }
 
-            pub(crate) fn wait_for<T>(
+            /// `wait` with a timeout.
+            pub(crate) fn wait_for<'a, T>(
                 &self,
-                guard: &mut MutexGuard<'_, T>,
+                mut guard: MutexGuard<'a, T>,
                 timeout: std::time::Duration,
-            ) {
-                let _ = self.0.wait_for(guard, timeout);
+            ) -> MutexGuard<'a, T> {
+                let _ = self.0.wait_for(&mut guard, timeout);
+                guard
             }
 
             pub(crate) fn notify_one(&self) {
@@ -140,19 +145,18 @@ mod imp {
                 Condvar(loom::sync::Condvar::new())
             }
 
-            pub(crate) fn wait<'a, T>(&self, guard: &mut MutexGuard<'a, T>) {
-                // loom's wait takes the guard by value; swap it through.
-                replace_with(guard, |g| self.0.wait(g).unwrap());
+            pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+                self.0.wait(guard).unwrap()
             }
 
             pub(crate) fn wait_for<'a, T>(
                 &self,
-                guard: &mut MutexGuard<'a, T>,
+                guard: MutexGuard<'a, T>,
                 _timeout: std::time::Duration,
-            ) {
+            ) -> MutexGuard<'a, T> {
                 // loom has no time: a timed wait is modelled as a spurious
                 // wake-up, which every caller must tolerate anyway.
-                let _ = guard;
+                guard
             }
 
             pub(crate) fn notify_one(&self) {
@@ -164,17 +168,6 @@ mod imp {
             }
         }
 
-        fn replace_with<T>(slot: &mut T, f: impl FnOnce(T) -> T) {
-            // SAFETY: `slot` is read out, transformed and written back with no
-            // panic-able code in between that could observe the moved-from
-            // value: loom aborts the model on panic rather than unwinding
-            // through here.
-            unsafe {
-                let old = std::ptr::read(slot);
-                let new = f(old);
-                std::ptr::write(slot, new);
-            }
-        }
     }
 
     pub(crate) mod cell {

@@ -101,10 +101,10 @@ impl Parker {
             Err(actual) => panic!("inconsistent park state {actual}"),
         }
         loop {
-            match timeout {
-                Some(t) => self.condvar.wait_for(&mut guard, t),
-                None => self.condvar.wait(&mut guard),
-            }
+            guard = match timeout {
+                Some(t) => self.condvar.wait_for(guard, t),
+                None => self.condvar.wait(guard),
+            };
             if self
                 .state
                 .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
@@ -295,7 +295,7 @@ mod tests {
             {
                 let mut finished = world.finished.lock();
                 while !*finished {
-                    world.finished_cv.wait(&mut finished);
+                    finished = world.finished_cv.wait(finished);
                 }
             }
             for p in &world.parkers {
