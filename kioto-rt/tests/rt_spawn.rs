@@ -394,3 +394,12 @@ fn dump_lists_live_tasks_with_their_spawn_location() {
     assert!(t.location().file().ends_with("rt_spawn.rs"));
     assert!(dump.to_string().contains("rt_spawn.rs"));
 }
+
+#[test]
+fn absurd_worker_counts_are_an_error_not_a_panic() {
+    let err = Builder::new_multi_thread()
+        .worker_threads(70_000)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+}

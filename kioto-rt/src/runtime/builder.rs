@@ -8,6 +8,9 @@ use std::time::Duration;
 
 type Callback = Arc<dyn Fn() + Send + Sync>;
 
+/// The scheduler's idle accounting packs worker counts in 16 bits.
+const MAX_WORKERS: usize = 0xFFFF;
+
 /// Builds a [`Runtime`] with custom settings.
 ///
 /// ```
@@ -150,12 +153,21 @@ impl Builder {
     }
 
     /// Builds the runtime, starting its worker threads.
+    ///
+    /// Fails if a thread cannot be started or the I/O driver cannot be
+    /// created, or if more than 65,535 workers were asked for.
     pub fn build(&mut self) -> io::Result<Runtime> {
         let worker_threads = self.worker_threads.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1)
         });
+        if worker_threads > MAX_WORKERS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("worker_threads is {worker_threads}; at most {MAX_WORKERS} are supported"),
+            ));
+        }
         let config = Config {
             worker_threads,
             global_queue_interval: self.global_queue_interval,
