@@ -44,3 +44,9 @@
 
 pub use kioto_actor::*;
 pub use kioto_rt as rt;
+
+/// The README's tour (`docs/tour.md`), compiled and run as doctests so its
+/// examples stay true.
+#[doc = include_str!("../docs/tour.md")]
+#[cfg(doctest)]
+pub struct ReadmeTour;

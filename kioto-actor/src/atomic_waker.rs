@@ -1,4 +1,4 @@
-//! A slot holding the actor task's waker, written by the actor and taken by
+//! A slot holding the actor task's waker, written by the actor and woken by
 //! whichever sender has to wake it.
 //!
 //! # Protocol
@@ -7,7 +7,7 @@
 //!
 //! - [`REGISTERING`]: the receiver is writing a new waker into the cell; only
 //!   the receiver sets it, and only from the idle state.
-//! - [`WAKING`]: a waker is taking the stored waker out to wake it; any thread
+//! - [`WAKING`]: a waker is waking the stored waker; any thread
 //!   may set it, the one that set it from idle owns the cell until it clears
 //!   the bit.
 //!
@@ -16,6 +16,9 @@
 //! receiver notices the bit when it tries to release the cell and wakes the
 //! new waker itself, so no wake is lost. A registration that arrives while a
 //! waker is being woken wakes the new waker at once (a spurious poll at worst).
+//!
+//! The waker is woken by reference and stays registered, so a receiver
+//! that sleeps again with the same waker costs no clone.
 //!
 //! Only one thread (the actor task) ever registers, which is why a concurrent
 //! `register` is a bug rather than a case to handle.
@@ -30,7 +33,7 @@ use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 const IDLE: usize = 0;
 /// Set by the receiver while it writes the cell (from [`IDLE`] only).
 const REGISTERING: usize = 0b01;
-/// Set by a waker while it takes the stored waker out; set by a waker that
+/// Set by a waker while it wakes the stored waker; set by a waker that
 /// lost the race with a registration, to tell the registrar to wake.
 const WAKING: usize = 0b10;
 
@@ -76,23 +79,20 @@ impl AtomicWaker {
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 ) {
-                    // A wake arrived while we wrote: it could not take the
+                    // A wake arrived while we wrote: it could not reach the
                     // waker, so we deliver the wake-up ourselves.
                     debug_assert_eq!(actual, REGISTERING | WAKING);
-                    // SAFETY: the state is REGISTERING|WAKING; wakers that
-                    // see it back off, so we still own the cell.
-                    let taken = unsafe { self.waker.with_mut(|slot| (*slot).take()) };
                     self.state.swap(IDLE, Ordering::AcqRel);
-                    if let Some(w) = taken {
-                        w.wake();
-                    }
+                    waker.wake_by_ref();
                 }
             }
             Err(WAKING) => {
                 // A waker owns the cell and is waking the previous waker; it
                 // may have missed the state we are registering for, so poll
-                // again.
+                // again. The hint lets the waking thread finish (under loom
+                // it is a yield, without which the re-poll would spin).
                 waker.wake_by_ref();
+                crate::loom::hint::spin_loop();
             }
             Err(state) => {
                 debug_assert!(false, "concurrent AtomicWaker::register ({state})");
@@ -100,16 +100,22 @@ impl AtomicWaker {
         }
     }
 
-    /// Wakes the registered waker, if any, and clears the slot.
+    /// Wakes the registered waker, if any. The waker stays in the slot (woken
+    /// by reference): the receiver re-registers the same waker every time it
+    /// sleeps, and `register` then finds it in place and clones nothing.
     pub(crate) fn wake(&self) {
         if self.state.fetch_or(WAKING, Ordering::AcqRel) == IDLE {
             // SAFETY: we moved the state from IDLE to WAKING, so we own the
-            // cell until we clear WAKING.
-            let taken = unsafe { self.waker.with_mut(|slot| (*slot).take()) };
-            self.state.fetch_and(!WAKING, Ordering::Release);
-            if let Some(w) = taken {
-                w.wake();
+            // cell until we clear WAKING. Waking schedules a task; it runs
+            // no code that could touch this slot.
+            unsafe {
+                self.waker.with_mut(|slot| {
+                    if let Some(w) = &*slot {
+                        w.wake_by_ref();
+                    }
+                });
             }
+            self.state.fetch_and(!WAKING, Ordering::Release);
         }
     }
 }

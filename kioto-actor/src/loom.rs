@@ -7,7 +7,7 @@
 mod imp {
     pub(crate) mod sync {
         pub(crate) mod atomic {
-            pub(crate) use std::sync::atomic::{fence, AtomicUsize, Ordering};
+            pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicUsize, Ordering};
         }
 
         /// A mutex whose `lock` never fails (no code of ours panics while
@@ -24,6 +24,10 @@ mod imp {
                 self.0.lock()
             }
         }
+    }
+
+    pub(crate) mod hint {
+        pub(crate) use std::hint::spin_loop;
     }
 
     pub(crate) mod cell {
@@ -48,7 +52,7 @@ mod imp {
 mod imp {
     pub(crate) mod sync {
         pub(crate) mod atomic {
-            pub(crate) use loom::sync::atomic::{fence, AtomicUsize, Ordering};
+            pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicUsize, Ordering};
         }
 
         /// loom's mutex behind the std build's never-failing API.
@@ -64,6 +68,10 @@ mod imp {
                 self.0.lock().unwrap()
             }
         }
+    }
+
+    pub(crate) mod hint {
+        pub(crate) use loom::hint::spin_loop;
     }
 
     pub(crate) mod cell {

@@ -21,16 +21,19 @@
 //!    caller looked (the ABA problem edge-triggered readiness otherwise has:
 //!    "readable" observed, read says WouldBlock, a new event sets readable,
 //!    the late clear wipes it, and the task sleeps forever).
-//! 3. There is one waker slot per direction (reader, writer), behind a
+//! 3. There is one waiter list per direction (reader, writer), behind a
 //!    mutex. A waiter stores its waker under the lock and then re-reads the
 //!    readiness under the lock; the driver sets readiness *before* taking the
 //!    lock to collect wakers. Either the driver's lock comes after the
 //!    waiter's (it finds the waker), or before (the waiter's re-read sees the
 //!    new bits). No wake-up is lost.
-//! 4. A second task waiting on the same direction displaces the first one's
-//!    waker; the displaced waker is woken (spuriously) so it re-registers
-//!    instead of hanging. One waiter per direction is the efficient case,
-//!    which is what owned halves give.
+//! 4. A list holds each distinct waker once (`will_wake` dedup), so a task
+//!    re-polling costs no growth, and several tasks waiting on one direction
+//!    (an `Arc<UdpSocket>` shared by receivers) are all woken by the event:
+//!    no waiter displaces another, so nothing hangs or spins. A waker whose
+//!    future was dropped stays until the next event or deregistration and
+//!    is then woken spuriously, which wakers must tolerate. One waiter per
+//!    direction, what owned halves give, never allocates more than once.
 //! 5. After `SHUTDOWN` is set no waker is stored any more (a waiter that
 //!    stored one and then sees `SHUTDOWN` takes it back out), so runtime
 //!    shutdown breaks every `task -> resource -> waker -> task` cycle.
@@ -106,7 +109,13 @@ impl std::ops::BitAnd for Ready {
 
 impl fmt::Debug for Ready {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names = ["READABLE", "WRITABLE", "READ_CLOSED", "WRITE_CLOSED", "ERROR"];
+        let names = [
+            "READABLE",
+            "WRITABLE",
+            "READ_CLOSED",
+            "WRITE_CLOSED",
+            "ERROR",
+        ];
         let mut list = f.debug_set();
         for (bit, name) in names.iter().enumerate() {
             if self.0 & (1 << bit) != 0 {
@@ -172,8 +181,8 @@ pub(crate) struct ScheduledIo {
 
 #[derive(Default)]
 struct Waiters {
-    reader: Option<Waker>,
-    writer: Option<Waker>,
+    reader: Vec<Waker>,
+    writer: Vec<Waker>,
 }
 
 impl ScheduledIo {
@@ -202,10 +211,10 @@ impl ScheduledIo {
         }
         let mut waiters = self.waiters.lock();
         if ready.intersects(Direction::Read.mask()) {
-            wakers.extend(waiters.reader.take());
+            wakers.append(&mut waiters.reader);
         }
         if ready.intersects(Direction::Write.mask()) {
-            wakers.extend(waiters.writer.take());
+            wakers.append(&mut waiters.writer);
         }
     }
 
@@ -218,8 +227,8 @@ impl ScheduledIo {
     /// Hands out every stored waker (deregistration).
     pub(crate) fn take_wakers(&self, wakers: &mut Vec<Waker>) {
         let mut waiters = self.waiters.lock();
-        wakers.extend(waiters.reader.take());
-        wakers.extend(waiters.writer.take());
+        wakers.append(&mut waiters.reader);
+        wakers.append(&mut waiters.writer);
     }
 
     /// The current readiness for `direction`, without registering interest.
@@ -260,24 +269,23 @@ impl ScheduledIo {
             Direction::Read => &mut waiters.reader,
             Direction::Write => &mut waiters.writer,
         };
-        let displaced = match slot {
-            Some(old) if old.will_wake(cx.waker()) => None,
-            _ => slot.replace(cx.waker().clone()),
-        };
+        let added = !slot.iter().any(|w| w.will_wake(cx.waker()));
+        if added {
+            slot.push(cx.waker().clone());
+        }
         // Invariant 3: re-read under the lock.
         let result = match Self::check(self.readiness.load(Acquire), direction) {
             Ok(None) => Poll::Pending,
             Ok(Some(event)) => Poll::Ready(Ok(event)),
             Err(e) => {
                 // Invariant 5: store nothing after shutdown.
-                drop(slot.take());
+                if added {
+                    drop(slot.pop());
+                }
                 Poll::Ready(Err(e))
             }
         };
         drop(waiters);
-        if let Some(displaced) = displaced {
-            displaced.wake();
-        }
         result
     }
 
@@ -330,8 +338,12 @@ mod tests {
         let w = Arc::new(Count(AtomicUsize::new(0)));
         let rw = Waker::from(r.clone());
         let ww = Waker::from(w.clone());
-        assert!(io.poll_ready(&mut Context::from_waker(&rw), Direction::Read).is_pending());
-        assert!(io.poll_ready(&mut Context::from_waker(&ww), Direction::Write).is_pending());
+        assert!(io
+            .poll_ready(&mut Context::from_waker(&rw), Direction::Read)
+            .is_pending());
+        assert!(io
+            .poll_ready(&mut Context::from_waker(&ww), Direction::Write)
+            .is_pending());
         let mut wakers = Vec::new();
         io.dispatch(Ready::READABLE, &mut wakers);
         wakers.drain(..).for_each(Waker::wake);
@@ -356,6 +368,32 @@ mod tests {
             io.poll_ready(&mut Context::from_waker(&rw), Direction::Read),
             Poll::Ready(Err(_))
         ));
+    }
+
+    #[test]
+    fn every_waiter_of_a_direction_is_woken_once() {
+        let io = ScheduledIo::new();
+        let a = Arc::new(Count(AtomicUsize::new(0)));
+        let b = Arc::new(Count(AtomicUsize::new(0)));
+        let (aw, bw) = (Waker::from(a.clone()), Waker::from(b.clone()));
+        for _ in 0..3 {
+            // Re-polling with the same waker does not grow the list.
+            assert!(io
+                .poll_ready(&mut Context::from_waker(&aw), Direction::Read)
+                .is_pending());
+            assert!(io
+                .poll_ready(&mut Context::from_waker(&bw), Direction::Read)
+                .is_pending());
+        }
+        assert_eq!(a.0.load(Ordering::SeqCst), 0, "no waiter displaces another");
+        let mut wakers = Vec::new();
+        io.dispatch(Ready::READABLE, &mut wakers);
+        assert_eq!(wakers.len(), 2);
+        wakers.drain(..).for_each(Waker::wake);
+        assert_eq!(
+            (a.0.load(Ordering::SeqCst), b.0.load(Ordering::SeqCst)),
+            (1, 1)
+        );
     }
 
     #[test]
@@ -406,6 +444,39 @@ mod loom_tests {
                 .is_ready();
             driver.join().unwrap();
             assert!(ready || count.0.load(SeqCst) == 1);
+        });
+    }
+
+    /// Two waiters on one direction racing an event: neither is lost
+    /// (invariant 4: no waiter displaces another).
+    #[test]
+    fn two_waiters_both_woken() {
+        loom::model(|| {
+            let io = crate::loom::sync::Arc::new(ScheduledIo::new());
+            let other = {
+                let io = io.clone();
+                thread::spawn(move || {
+                    let count = Arc::new(Count(AtomicUsize::new(0)));
+                    let waker = Waker::from(count.clone());
+                    let ready = io
+                        .poll_ready(&mut Context::from_waker(&waker), Direction::Read)
+                        .is_ready();
+                    (ready, count)
+                })
+            };
+            let count = Arc::new(Count(AtomicUsize::new(0)));
+            let waker = Waker::from(count.clone());
+            let ready = io
+                .poll_ready(&mut Context::from_waker(&waker), Direction::Read)
+                .is_ready();
+            let mut wakers = Vec::new();
+            io.dispatch(Ready::READABLE, &mut wakers);
+            wakers.into_iter().for_each(Waker::wake);
+            let (other_ready, other_count) = other.join().unwrap();
+            assert!(ready || count.0.load(SeqCst) == 1);
+            // The other thread may have polled after the dispatch (ready)
+            // or before it (woken); never neither.
+            assert!(other_ready || other_count.0.load(SeqCst) == 1);
         });
     }
 

@@ -1,0 +1,67 @@
+//! A multi-room TCP chat server built from actors (protocol: issue 7).
+//!
+//! ```text
+//! cargo run --release --example chat-server [-- --addr 127.0.0.1:7878]
+//! cargo run --example chat-client        # or: nc 127.0.0.1 7878
+//! ```
+//!
+//! Logs go through `tracing-subscriber`; set `RUST_LOG` (default `info`).
+//! Ctrl-C tells every client `* server shutting down` and exits.
+
+#[path = "chat/mod.rs"]
+mod chat;
+
+use std::process::ExitCode;
+
+use kioto::rt::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+const USAGE: &str = "usage: chat-server [--addr HOST:PORT]   (default 127.0.0.1:7878)";
+
+#[kioto::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+
+    let mut addr = String::from("127.0.0.1:7878");
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--addr", Some(value)) => addr = value,
+            ("-h" | "--help", _) => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+
+    let listener = match TcpListener::bind(addr.as_str()).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("chat-server: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(addr = %listener.local_addr().map_or(addr, |a| a.to_string()), "listening");
+
+    let ctrl_c = async {
+        if let Err(e) = kioto::rt::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C; stop with SIGTERM");
+            std::future::pending::<()>().await;
+        }
+    };
+    match chat::server::serve(listener, ctrl_c).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! The actor loop: one task per actor, handling one envelope at a time.
+//!
+//! # Shape
+//!
+//! [`run_actor`] is an `async fn`; its state machine is the actor task's
+//! state. It runs `started`, then loops: take the next envelope (or stop
+//! request, or the news that nobody can reach the actor any more), build its
+//! handler future in the per-actor [`FutureSlot`], await it, repeat. Awaiting
+//! a handler that is ready at once costs nothing, so when messages are
+//! queued the loop handles a whole batch within one poll of the task; the
+//! mailbox future spends one unit of the runtime's cooperative budget per
+//! message, so a flooded actor still yields after a budget's worth and never
+//! starves the other tasks of its worker.
+//!
+//! # Panics
+//!
+//! Every poll of a handler or hook future (and its construction and drop)
+//! runs under `catch_unwind`. A panic ends the loop with
+//! [`StopReason::Panicked`]: the handler future is dropped (its requester
+//! gets `Closed`), no further hook runs, the actor is dropped.
+//!
+//! # Stopping
+//!
+//! [`run_actor`] returns the reason but leaves the mailbox open: see the
+//! [`cell`](crate::cell) module docs for why (supervised restarts). [`spawn`]
+//! is the unsupervised case: run once, then [`ActorCell::finish`].
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context as TaskContext, Poll};
+
+use tracing::Instrument;
+
+use crate::actor::{Actor, ActorState, Running};
+use crate::address::Addr;
+use crate::cell::ActorCell;
+use crate::context::{Context, StopCmd};
+use crate::coop;
+use crate::envelope::Envelope;
+use crate::mailbox::Recv;
+use crate::panic::{catch, CatchUnwind};
+use crate::slot::{FutureSlot, SlotFuture};
+use crate::system::System;
+use crate::watch::StopReason;
+
+/// Starts `act` as a task on the current runtime, unsupervised: when it
+/// stops, the cell is finished (mailbox closed, watchers told).
+pub(crate) fn spawn<A: Actor>(act: A, ctx: Context<A>) -> Addr<A> {
+    let cell = ctx.cell.clone();
+    let addr = Addr::from_cell(cell.clone());
+    let system = ctx.system.clone();
+    let span = tracing::trace_span!("actor", actor = std::any::type_name::<A>(), id = %cell.id);
+    let task = Unsupervised {
+        cell: Some(cell),
+        run: run_actor(act, ctx),
+    };
+    kioto_rt::spawn(System::scope(system, task.instrument(span)));
+    addr
+}
+
+/// The task of an unsupervised actor: runs the instance, then finishes the
+/// cell with its reason; if dropped first (task cancelled, runtime shut
+/// down), finishes it with `Killed`.
+///
+/// A hand-written future rather than an `async` block so the instance's state
+/// machine is stored once, in place (an `async` block would keep both its
+/// captured copy and the awaited one).
+struct Unsupervised<A: Actor, F> {
+    /// `Some` until the cell is finished.
+    cell: Option<Arc<ActorCell<A>>>,
+    run: F,
+}
+
+impl<A: Actor, F: Future<Output = StopReason>> Future for Unsupervised<A, F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+        // SAFETY: `run` is structurally pinned: it is never moved out of
+        // `self` (not by `Drop` either, which only touches `cell`); `cell`
+        // is not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: see above.
+        let run = unsafe { Pin::new_unchecked(&mut this.run) };
+        let reason = ready!(run.poll(cx));
+        if let Some(cell) = this.cell.take() {
+            cell.finish(reason);
+        }
+        Poll::Ready(())
+    }
+}
+
+impl<A: Actor, F> Drop for Unsupervised<A, F> {
+    fn drop(&mut self) {
+        if let Some(cell) = self.cell.take() {
+            cell.finish(StopReason::Killed);
+        }
+    }
+}
+
+/// Runs one instance of an actor on its cell until it stops; returns why.
+/// Does not close the mailbox (see the module docs).
+// Deliberately not `async fn` (see the comment inside).
+#[allow(clippy::manual_async_fn)]
+pub(crate) fn run_actor<A: Actor>(
+    mut act: A,
+    mut ctx: Context<A>,
+) -> impl Future<Output = StopReason> + Send {
+    // Not an `async fn`: its arguments would be stored twice in the state
+    // machine (once as arguments, once as locals); the block below uses the
+    // captured values in place. Idle actors are mostly this state.
+    async move {
+        let cell = ctx.cell.clone();
+        let mut slot = FutureSlot::new();
+
+        ctx.state = ActorState::Started;
+        let (a, c, s) = (&mut act, &mut ctx, &mut slot);
+        if let Err(panic) = drive(catch(move || s.put(a.started(c))), &cell).await {
+            return panicked::<A>(panic);
+        }
+        if ctx.state == ActorState::Started {
+            ctx.state = ActorState::Running;
+        }
+        if let Some(on_started) = ctx.on_started.take() {
+            on_started();
+        }
+
+        // Set when `stopping` refused to stop an actor nobody can reach: do not
+        // report idleness again (it would spin) until a message arrives.
+        let mut idle_refused = false;
+        let reason = loop {
+            if let Some(cmd) = ctx.stop.take() {
+                match cmd {
+                    StopCmd::Terminate => break StopReason::Killed,
+                    StopCmd::Fail(why) => break StopReason::Failed(why),
+                    StopCmd::Stop => {
+                        ctx.state = ActorState::Stopping;
+                        let mut running = Running::Stop;
+                        let (a, c, s, r) = (&mut act, &mut ctx, &mut slot, &mut running);
+                        let hook = catch(move || {
+                            let stopping = a.stopping(c);
+                            s.put(async move { *r = stopping.await })
+                        });
+                        if let Err(panic) = drive(hook, &cell).await {
+                            return panicked::<A>(panic);
+                        }
+                        match running {
+                            Running::Stop => match ctx.stop.take() {
+                                Some(StopCmd::Terminate) => break StopReason::Killed,
+                                Some(StopCmd::Fail(why)) => break StopReason::Failed(why),
+                                _ => break StopReason::Normal,
+                            },
+                            Running::Continue => {
+                                ctx.state = ActorState::Running;
+                                cell.mailbox.clear_stop();
+                                continue;
+                            }
+                        }
+                    }
+                }
+            }
+
+            let next = poll_fn(|cx| poll_next(&cell, cx, !idle_refused)).await;
+            match next {
+                Recv::Value(env) => {
+                    idle_refused = false;
+                    let (a, c, s) = (&mut act, &mut ctx, &mut slot);
+                    let fut = match catch(move || env.run(a, c, s)) {
+                        Ok(Some(fut)) => fut,
+                        Ok(None) => continue,
+                        Err(panic) => break StopReason::Panicked(panic),
+                    };
+                    if let Err(panic) = drive(Ok(fut), &cell).await {
+                        break StopReason::Panicked(panic);
+                    }
+                }
+                Recv::Stop => {
+                    if ctx.stop.is_none() {
+                        ctx.stop = Some(StopCmd::Stop);
+                    }
+                }
+                Recv::Idle => {
+                    idle_refused = true;
+                    if ctx.stop.is_none() {
+                        ctx.stop = Some(StopCmd::Stop);
+                    }
+                }
+            }
+        };
+
+        if let StopReason::Panicked(panic) = reason {
+            return panicked::<A>(panic);
+        }
+        ctx.abort_items();
+        ctx.state = ActorState::Stopped;
+        let (a, c, s) = (&mut act, &mut ctx, &mut slot);
+        if let Err(panic) = drive(catch(move || s.put(a.stopped(c))), &cell).await {
+            return panicked::<A>(panic);
+        }
+        if let Err(panic) = catch(move || drop(act)) {
+            return panicked::<A>(panic);
+        }
+        reason
+    }
+}
+
+fn panicked<A: Actor>(panic: String) -> StopReason {
+    tracing::error!(actor = std::any::type_name::<A>(), panic = %panic, "actor panicked");
+    StopReason::Panicked(panic)
+}
+
+/// Drives a handler or hook future built in the slot (or the panic of
+/// building it) under `catch_unwind`, its drop included. Hooks go through the
+/// slot like handlers, so the actor task's own state stays small.
+async fn drive<A: Actor>(
+    fut: Result<SlotFuture<'_>, String>,
+    cell: &ActorCell<A>,
+) -> Result<(), String> {
+    let mut fut = CatchUnwind(fut?);
+    let res = poll_fn(|cx| {
+        let res = Pin::new(&mut fut).poll(cx);
+        if res.is_pending() {
+            // About to wait: give back the mailbox places taken so far.
+            cell.mailbox.publish();
+        }
+        res
+    })
+    .await;
+    let dropped = catch(move || drop(fut));
+    res.and(dropped)
+}
+
+/// The mailbox as a leaf future: one unit of coop budget per item taken.
+fn poll_next<A: Actor>(
+    cell: &Arc<ActorCell<A>>,
+    cx: &mut TaskContext<'_>,
+    report_idle: bool,
+) -> Poll<Recv<Envelope<A>>> {
+    let budget = ready!(coop::poll_proceed(cx));
+    let found = ready!(cell.mailbox.poll_recv(cx, report_idle));
+    budget.made_progress();
+    Poll::Ready(found)
+}
+
+#[cfg(all(test, not(loom)))]
+mod size_tests {
+    //! Idle actors are mostly their cell and their task's state machine:
+    //! these bounds keep memory per idle actor from regressing silently.
+    use super::*;
+
+    struct Idle;
+    impl Actor for Idle {}
+
+    #[test]
+    fn idle_actor_layout() {
+        let rt = kioto_rt::Runtime::new().unwrap();
+        rt.block_on(async {
+            let cell = ActorCell::<Idle>::new(64);
+            let ctx = Context::new(cell.clone());
+            assert!(std::mem::size_of::<ActorCell<Idle>>() <= 256);
+            assert!(std::mem::size_of::<Context<Idle>>() <= 160);
+            assert!(std::mem::size_of::<Option<System>>() <= 16);
+            let fut = run_actor(Idle, ctx);
+            assert!(std::mem::size_of_val(&fut) <= 400, "{}", std::mem::size_of_val(&fut));
+        });
+    }
+}

@@ -1,0 +1,168 @@
+//! Sleeps and timeouts through the public API. Only lower bounds on time
+//! are asserted (a timer must never fire early); machines are noisy.
+
+use kioto_rt::runtime::Builder;
+use kioto_rt::time::{self, error::Elapsed, sleep, sleep_until, timeout, Instant};
+use kioto_rt::Runtime;
+use rand::Rng;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+fn rt(workers: usize) -> Runtime {
+    Builder::new_multi_thread()
+        .worker_threads(workers)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn ten_thousand_random_sleeps_complete_no_earlier_than_their_deadline() {
+    let rt = rt(2);
+    rt.block_on(async {
+        let mut rng = rand::thread_rng();
+        let mut handles = Vec::new();
+        for _ in 0..10_000 {
+            let ms = rng.gen_range(1..=50);
+            handles.push(kioto_rt::spawn(async move {
+                let deadline = Instant::now() + Duration::from_millis(ms);
+                sleep_until(deadline).await;
+                let woke = Instant::now();
+                assert!(woke >= deadline, "woke {:?} early", deadline - woke);
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn sleep_from_block_on_and_zero_duration() {
+    let rt = rt(1);
+    rt.block_on(async {
+        let start = Instant::now();
+        sleep(Duration::from_millis(15)).await;
+        assert!(start.elapsed() >= Duration::from_millis(15));
+        sleep(Duration::ZERO).await;
+        sleep_until(start).await; // in the past: completes at once
+                                  // Far future does not overflow.
+        let far = sleep(Duration::MAX);
+        assert!(!far.is_elapsed());
+    });
+}
+
+#[test]
+fn timeout_of_pending_is_elapsed_and_of_ready_is_ok() {
+    let rt = rt(2);
+    rt.block_on(async {
+        let start = Instant::now();
+        let r = timeout(Duration::from_millis(10), std::future::pending::<()>()).await;
+        let _: Elapsed = r.unwrap_err();
+        assert_eq!(r.unwrap_err().to_string(), "deadline has elapsed");
+        assert!(start.elapsed() >= Duration::from_millis(10));
+        assert_eq!(timeout(Duration::from_secs(1), async { 7 }).await, Ok(7));
+        let io_err: std::io::Error = r.unwrap_err().into();
+        assert_eq!(io_err.kind(), std::io::ErrorKind::TimedOut);
+        // A future finishing before the deadline wins.
+        let r = timeout(Duration::from_secs(5), sleep(Duration::from_millis(5))).await;
+        assert!(r.is_ok());
+    });
+}
+
+/// Counts how often it is polled; ready on the first poll.
+struct CountPolls(Arc<AtomicUsize>);
+impl Future for CountPolls {
+    type Output = u8;
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<u8> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Poll::Ready(1)
+    }
+}
+
+#[test]
+fn timeout_fast_path_polls_once_and_registers_no_timer() {
+    let rt = rt(1);
+    rt.block_on(async {
+        let polls = Arc::new(AtomicUsize::new(0));
+        for _ in 0..1000 {
+            assert_eq!(
+                timeout(Duration::from_secs(1), CountPolls(polls.clone())).await,
+                Ok(1)
+            );
+        }
+        assert_eq!(polls.load(Ordering::SeqCst), 1000);
+    });
+    // Outside any runtime a timeout over a ready future still works: the
+    // wheel (and so the runtime) is never touched.
+    let polls = Arc::new(AtomicUsize::new(0));
+    let out = futures_util::FutureExt::now_or_never(timeout(
+        Duration::from_secs(1),
+        CountPolls(polls.clone()),
+    ));
+    assert_eq!(out, Some(Ok(1)));
+}
+
+#[test]
+fn dropping_and_resetting_sleeps() {
+    let rt = rt(2);
+    rt.block_on(async {
+        // Register many sleeps then drop them: nothing fires, nothing hangs.
+        let metrics = || kioto_rt::Handle::current().metrics();
+        let mut held = Vec::new();
+        for _ in 0..1000 {
+            let mut s = Box::pin(sleep(Duration::from_secs(3600)));
+            assert!(futures_util::poll!(s.as_mut()).is_pending());
+            held.push(s);
+        }
+        assert_eq!(metrics().num_timers(), 1000);
+        drop(held);
+        assert_eq!(
+            metrics().num_timers(),
+            0,
+            "dropping a Sleep removes its entry"
+        );
+        let mut s = Box::pin(sleep(Duration::from_secs(3600)));
+        assert!(futures_util::poll!(s.as_mut()).is_pending());
+        let deadline = Instant::now() + Duration::from_millis(10);
+        s.as_mut().reset(deadline);
+        assert_eq!(s.deadline(), deadline);
+        s.as_mut().await;
+        assert!(Instant::now() >= deadline);
+        assert!(s.is_elapsed());
+        // Reset after completion re-arms it.
+        let again = Instant::now() + Duration::from_millis(5);
+        s.as_mut().reset(again);
+        s.as_mut().await;
+        assert!(Instant::now() >= again);
+    });
+}
+
+#[test]
+fn sleeping_tasks_each_wake_in_deadline_order() {
+    let rt = rt(2);
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    rt.block_on(async {
+        let mut hs = Vec::new();
+        for ms in [40u64, 10, 30, 20] {
+            let order = order.clone();
+            hs.push(kioto_rt::spawn(async move {
+                sleep(Duration::from_millis(ms)).await;
+                order.lock().unwrap().push(ms);
+            }));
+        }
+        for h in hs {
+            h.await.unwrap();
+        }
+    });
+    assert_eq!(*order.lock().unwrap(), vec![10, 20, 30, 40]);
+}
+
+#[test]
+#[should_panic(expected = "no Kioto runtime")]
+fn sleep_outside_a_runtime_panics_clearly() {
+    drop(time::sleep(Duration::from_millis(1)));
+}
