@@ -45,8 +45,7 @@
 pub use kioto_actor::*;
 pub use kioto_rt as rt;
 
-/// The README's tour (`docs/tour.md`), compiled and run as doctests so its
-/// examples stay true.
-#[doc = include_str!("../docs/tour.md")]
+/// The README, compiled and run as doctests so its examples stay true.
+#[doc = include_str!("../README.md")]
 #[cfg(doctest)]
-pub struct ReadmeTour;
+pub struct ReadmeDoctests;
