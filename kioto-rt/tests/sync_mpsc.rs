@@ -42,6 +42,8 @@ fn channel_types_are_send_and_sync() {
     send_sync::<mpsc::Receiver<u8>>();
     send_sync::<mpsc::UnboundedSender<u8>>();
     send_sync::<mpsc::UnboundedReceiver<u8>>();
+    send_sync::<mpsc::WeakSender<u8>>();
+    send_sync::<mpsc::WeakUnboundedSender<u8>>();
     send::<mpsc::Permit<'static, u8>>();
 }
 
@@ -341,4 +343,28 @@ fn recv_on_an_always_full_channel_does_not_starve_the_worker() {
         saw_flag,
         "the other task never ran within {iterations} receives"
     );
+}
+
+#[test]
+fn weak_senders_do_not_keep_the_channel_open() {
+    rt(1).block_on(async {
+        let (tx, mut rx) = mpsc::channel(2);
+        let weak = tx.downgrade();
+        let strong = weak.upgrade().expect("a sender is alive");
+        strong.send(1).await.unwrap();
+        drop(strong);
+        drop(tx);
+        // Only the weak handle is left: the stream ends, and it stays ended.
+        assert_eq!(rx.recv().await, Some(1));
+        assert_eq!(rx.recv().await, None);
+        assert!(weak.upgrade().is_none());
+
+        let (utx, mut urx) = mpsc::unbounded_channel();
+        let uweak = utx.downgrade();
+        uweak.upgrade().unwrap().send(2).unwrap();
+        drop(utx);
+        assert_eq!(urx.recv().await, Some(2));
+        assert_eq!(urx.recv().await, None);
+        assert!(uweak.clone().upgrade().is_none());
+    });
 }

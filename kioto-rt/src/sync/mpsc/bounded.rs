@@ -198,6 +198,53 @@ impl<T> Sender<T> {
     pub fn same_channel(&self, other: &Self) -> bool {
         self.tx.same_channel(&other.tx)
     }
+
+    /// A [`WeakSender`]: a handle that can become a sender again but does not keep
+    /// the channel open (the receiver sees the end once every strong sender
+    /// is gone).
+    ///
+    /// ```
+    /// let (tx, mut rx) = kioto_rt::sync::mpsc::channel::<u8>(1);
+    /// let weak = tx.downgrade();
+    /// assert!(weak.upgrade().is_some());
+    /// drop(tx);
+    /// assert!(weak.upgrade().is_none());
+    /// assert_eq!(rx.try_recv(), Err(kioto_rt::sync::mpsc::error::TryRecvError::Disconnected));
+    /// ```
+    pub fn downgrade(&self) -> WeakSender<T> {
+        WeakSender {
+            tx: self.tx.downgrade(),
+        }
+    }
+}
+
+/// A sender that does not keep the channel open; see
+/// [`Sender::downgrade`].
+pub struct WeakSender<T> {
+    tx: chan::WeakTx<T, Bounded>,
+}
+
+impl<T> WeakSender<T> {
+    /// A full sender again, or `None` if every sender was already dropped.
+    pub fn upgrade(&self) -> Option<Sender<T>> {
+        self.tx.upgrade().map(|tx| Sender { tx })
+    }
+}
+
+impl<T> Clone for WeakSender<T> {
+    fn clone(&self) -> Self {
+        WeakSender {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for WeakSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakSender")
+            .field("chan", &self.tx)
+            .finish()
+    }
 }
 
 impl<T> Clone for Sender<T> {

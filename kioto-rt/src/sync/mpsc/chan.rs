@@ -129,6 +129,59 @@ impl<T, C: Capacity> Tx<T, C> {
     pub(super) fn same_channel(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
     }
+
+    /// A handle that does not count as a sender.
+    pub(super) fn downgrade(&self) -> WeakTx<T, C> {
+        WeakTx {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+/// A sender handle that does not keep the stream open: it keeps the
+/// allocation alive but is not counted in `tx_count`.
+pub(super) struct WeakTx<T, C> {
+    chan: Arc<Chan<T, C>>,
+}
+
+impl<T, C: Capacity> WeakTx<T, C> {
+    /// A counted sender again, unless every sender is already gone (the
+    /// receiver may have seen the end of the stream, so the count must
+    /// never come back from zero).
+    pub(super) fn upgrade(&self) -> Option<Tx<T, C>> {
+        let mut n = self.chan.tx_count.load(Relaxed);
+        loop {
+            if n == 0 {
+                return None;
+            }
+            match self
+                .chan
+                .tx_count
+                .compare_exchange_weak(n, n + 1, Relaxed, Relaxed)
+            {
+                Ok(_) => {
+                    return Some(Tx {
+                        chan: self.chan.clone(),
+                    })
+                }
+                Err(actual) => n = actual,
+            }
+        }
+    }
+}
+
+impl<T, C> Clone for WeakTx<T, C> {
+    fn clone(&self) -> Self {
+        WeakTx {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T, C> fmt::Debug for WeakTx<T, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.chan.fmt(f)
+    }
 }
 
 impl<T, C: Capacity> Clone for Tx<T, C> {

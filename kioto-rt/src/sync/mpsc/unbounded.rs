@@ -134,6 +134,44 @@ impl<T> UnboundedSender<T> {
     pub fn same_channel(&self, other: &Self) -> bool {
         self.tx.same_channel(&other.tx)
     }
+
+    /// A [`WeakUnboundedSender`]: a handle that can become a sender again but does not keep
+    /// the channel open (the receiver sees the end once every strong sender
+    /// is gone).
+    pub fn downgrade(&self) -> WeakUnboundedSender<T> {
+        WeakUnboundedSender {
+            tx: self.tx.downgrade(),
+        }
+    }
+}
+
+/// A sender that does not keep the channel open; see
+/// [`UnboundedSender::downgrade`].
+pub struct WeakUnboundedSender<T> {
+    tx: chan::WeakTx<T, Unbounded>,
+}
+
+impl<T> WeakUnboundedSender<T> {
+    /// A full sender again, or `None` if every sender was already dropped.
+    pub fn upgrade(&self) -> Option<UnboundedSender<T>> {
+        self.tx.upgrade().map(|tx| UnboundedSender { tx })
+    }
+}
+
+impl<T> Clone for WeakUnboundedSender<T> {
+    fn clone(&self) -> Self {
+        WeakUnboundedSender {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for WeakUnboundedSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakUnboundedSender")
+            .field("chan", &self.tx)
+            .finish()
+    }
 }
 
 impl<T> Clone for UnboundedSender<T> {
