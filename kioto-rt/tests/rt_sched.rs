@@ -259,7 +259,7 @@ fn cross_thread_wake_storm_loses_no_wake_up() {
 #[test]
 #[ignore = "heavy: run in release by .ci/stress"]
 fn cross_thread_wake_storm_many_iterations() {
-    for i in 0..200 {
+    for i in 0..1_000 {
         let rt = rt(2);
         let total = within(Duration::from_secs(120), move || wake_storm(&rt, 100, 500));
         assert_eq!(total, 100_000, "iteration {i}");
