@@ -11,23 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-fn rt(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-/// Runs `f` on another thread and fails (instead of hanging) if it does
-/// not finish within `limit`: a lost wake-up shows up as a hang.
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(limit)
-        .expect("did not finish in time: a wake-up was lost or a task starved")
-}
+mod support;
+use support::{rt, within};
 
 #[test]
 fn a_million_tasks_each_run_exactly_once_and_work_is_stolen() {
@@ -53,7 +38,8 @@ fn a_million_tasks_each_run_exactly_once_and_work_is_stolen() {
             }
         });
     }
-    rx.recv_timeout(Duration::from_secs(120)).expect("tasks did not all run");
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("tasks did not all run");
     assert!(runs.iter().all(|r| r.load(Ordering::Relaxed) == 1));
     let m = rt.metrics();
     let steals: u64 = (0..2).map(|w| m.worker_steal_count(w)).sum();
@@ -350,7 +336,9 @@ fn a_task_woken_twice_before_it_runs_is_polled_once() {
             std::thread::sleep(Duration::from_millis(1));
         }
     });
-    blocker_started.recv_timeout(Duration::from_secs(30)).unwrap();
+    blocker_started
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap();
     let w = waker.lock().unwrap().take().unwrap();
     w.wake_by_ref();
     w.wake();
@@ -361,5 +349,9 @@ fn a_task_woken_twice_before_it_runs_is_polled_once() {
             blocker.await.unwrap();
         })
     });
-    assert_eq!(polls.load(Ordering::SeqCst), 2, "two wakes must schedule one poll");
+    assert_eq!(
+        polls.load(Ordering::SeqCst),
+        2,
+        "two wakes must schedule one poll"
+    );
 }

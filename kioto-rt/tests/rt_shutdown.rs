@@ -2,51 +2,13 @@
 //! that once hung, crashed or leaked.
 
 use futures_util::FutureExt;
-use kioto_rt::runtime::Builder;
 use kioto_rt::task::{self, JoinSet};
-use kioto_rt::Runtime;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn rt(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-/// Fails instead of hanging.
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .stack_size(8 << 20)
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .unwrap();
-    rx.recv_timeout(limit).expect("hung")
-}
-
-#[derive(Clone, Default)]
-struct Drops(Arc<AtomicUsize>);
-
-struct Tracked(Drops);
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        (self.0).0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl Drops {
-    fn track(&self) -> Tracked {
-        Tracked(self.clone())
-    }
-    fn get(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+mod support;
+use support::{rt, within, DropCounter};
 
 #[test]
 fn dropping_the_runtime_while_a_task_waits_in_join_next_does_not_deadlock() {
@@ -72,7 +34,7 @@ fn a_long_chain_of_idle_tasks_is_dropped_at_shutdown_without_recursion() {
     // the next. Dropped inline inside each wake this used to recurse once
     // per task and overflow the stack.
     const N: usize = 100_000;
-    let drops = Drops::default();
+    let drops = DropCounter::default();
     let d = drops.clone();
     within(Duration::from_secs(120), move || {
         let rt = rt(2);
@@ -121,7 +83,10 @@ fn is_finished_means_the_output_is_ready() {
             while !h.is_finished() {
                 std::hint::spin_loop();
             }
-            assert_eq!(h.now_or_never().expect("finished but not ready").unwrap(), 7);
+            assert_eq!(
+                h.now_or_never().expect("finished but not ready").unwrap(),
+                7
+            );
         }
     }));
 }
@@ -132,7 +97,7 @@ fn spawns_racing_a_runtime_drop_leak_nothing() {
         for _ in 0..200 {
             let rt = rt(2);
             let made = Arc::new(AtomicUsize::new(0));
-            let drops = Drops::default();
+            let drops = DropCounter::default();
             let threads: Vec<_> = (0..4)
                 .map(|_| {
                     let handle = rt.handle().clone();
@@ -177,7 +142,10 @@ fn idle_workers_do_not_spin_while_a_busy_worker_holds_a_lifo_task() {
         .await
         .unwrap();
     });
-    let parks: u64 = (0..2).map(|w| rt.metrics().worker_park_count(w)).sum::<u64>() - parks_before;
+    let parks: u64 = (0..2)
+        .map(|w| rt.metrics().worker_park_count(w))
+        .sum::<u64>()
+        - parks_before;
     assert!(parks < 1_000, "{parks} parks: an idle worker is spinning");
 }
 

@@ -2,64 +2,20 @@
 
 use kioto_rt::runtime::Builder;
 use kioto_rt::task::{self, JoinSet};
-use kioto_rt::Runtime;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+mod support;
 use std::time::Duration;
-
-/// The message of a panic payload (`&str` or `String`).
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_default()
-}
-
-/// Waits (on a non-worker thread) until `cond` holds, for at most 10 s.
-fn wait_until(cond: impl Fn() -> bool) -> bool {
-    for _ in 0..10_000 {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    cond()
-}
-
-fn rt(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-/// Counts drops, to prove futures and values are dropped (exactly once).
-#[derive(Clone, Default)]
-struct DropCounter(Arc<AtomicUsize>);
-
-struct Tracked(DropCounter);
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        (self.0).0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl DropCounter {
-    fn track(&self) -> Tracked {
-        Tracked(self.clone())
-    }
-    fn get(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+use support::{panic_text, rt, wait_until, DropCounter};
 
 #[test]
 fn block_on_returns_the_output_of_spawned_tasks() {
     let rt = rt(2);
     let out = rt.block_on(async {
-        let handles: Vec<_> = (0..100u64).map(|i| kioto_rt::spawn(async move { i * i })).collect();
+        let handles: Vec<_> = (0..100u64)
+            .map(|i| kioto_rt::spawn(async move { i * i }))
+            .collect();
         let mut sum = 0;
         for h in handles {
             sum += h.await.unwrap();
@@ -239,7 +195,10 @@ fn block_on_inside_a_task_panics_with_a_clear_message() {
         .block_on(async move { kioto_rt::spawn(async move { handle.block_on(async {}) }).await })
         .unwrap_err();
     let msg = panic_text(&*err.into_panic());
-    assert!(msg.contains("cannot block on a runtime"), "message was {msg:?}");
+    assert!(
+        msg.contains("cannot block on a runtime"),
+        "message was {msg:?}"
+    );
 }
 
 #[test]
@@ -293,7 +252,7 @@ fn shutdown_drops_tasks_that_hold_their_own_waker() {
 fn join_handle_of_a_task_dropped_at_shutdown_is_cancelled() {
     let rt = rt(1);
     let handle = rt.spawn(std::future::pending::<()>());
-    let other = Runtime::new().unwrap();
+    let other = kioto_rt::Runtime::new().unwrap();
     drop(rt);
     let err = other.block_on(handle).unwrap_err();
     assert!(err.is_cancelled());
@@ -320,7 +279,9 @@ fn spawn_blocking_runs_on_the_pool_and_reports_panics() {
             sum += h.await.unwrap();
         }
         assert_eq!(sum, 28);
-        let err = task::spawn_blocking(|| panic!("blocking boom")).await.unwrap_err();
+        let err = task::spawn_blocking(|| panic!("blocking boom"))
+            .await
+            .unwrap_err();
         assert!(err.is_panic());
         // Blocking closures can spawn onto the runtime.
         let v = task::spawn_blocking(|| kioto_rt::spawn(async { 9 }))

@@ -61,10 +61,20 @@ fn a_worker_stuck_past_the_threshold_is_reported_once_with_the_task() {
     let id = rt.block_on(stuck).unwrap();
 
     let lines = capture.0.lock().unwrap().clone();
-    let reports: Vec<_> = lines.iter().filter(|l| l.contains("stall threshold")).collect();
-    assert_eq!(reports.len(), 1, "expected exactly one report, got {lines:#?}");
+    let reports: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("stall threshold"))
+        .collect();
+    assert_eq!(
+        reports.len(),
+        1,
+        "expected exactly one report, got {lines:#?}"
+    );
     let report = reports[0];
-    assert!(report.contains(&format!("task.id={}", id.as_u64())), "{report}");
+    assert!(
+        report.contains(&format!("task.id={}", id.as_u64())),
+        "{report}"
+    );
     assert!(
         report.contains(&format!("rt_stall.rs:{spawn_line}")),
         "report should name the spawn location: {report}"

@@ -9,8 +9,8 @@
 
 use super::Handle;
 use crate::driver::DriverHandle;
-use std::cell::{Cell, RefCell};
 use crate::loom::sync::Arc;
+use std::cell::{Cell, RefCell};
 
 /// The message every "needs a runtime" entry point panics with.
 pub(crate) const NO_RUNTIME: &str =

@@ -69,8 +69,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared
-            .spawn(future, std::panic::Location::caller())
+        self.shared.spawn(future, std::panic::Location::caller())
     }
 
     /// Runs a blocking closure on this runtime's blocking pool.

@@ -96,7 +96,10 @@ fn sample(shared: &Shared, seen: &mut [Observation], threshold: Option<Duration>
         }
         // Same poll as last sample: stuck for at least one period.
         if !remote.stuck.swap(true, Ordering::Relaxed) {
-            tracing::trace!(worker = index, "worker stuck in a poll; its LIFO slot is now stealable");
+            tracing::trace!(
+                worker = index,
+                "worker stuck in a poll; its LIFO slot is now stealable"
+            );
         }
         if remote.has_stealable_work() {
             shared.notify_parked();

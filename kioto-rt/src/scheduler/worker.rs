@@ -201,7 +201,10 @@ impl Core {
             driver.park(&self.shared.driver_handle, Some(Duration::ZERO));
         }
         self.release_deferred();
-        self.remote().metrics.local_queue_depth.set(self.local.len());
+        self.remote()
+            .metrics
+            .local_queue_depth
+            .set(self.local.len());
     }
 
     fn next_task(&self, tick: u32) -> Option<Notified> {
@@ -255,10 +258,9 @@ impl Core {
             remote
                 .current_task
                 .store(meta.id.as_u64(), Ordering::Relaxed);
-            remote.current_location.store(
-                meta.location as *const _ as *mut _,
-                Ordering::Relaxed,
-            );
+            remote
+                .current_location
+                .store(meta.location as *const _ as *mut _, Ordering::Relaxed);
         }
         remote.metrics.polls.incr();
         // The harness catches panics of the user's future; this only guards

@@ -69,7 +69,10 @@ impl<F> Drop for Harness<'_, F> {
         meta.mark_done();
         meta.shared.registry().remove(meta);
         if result.is_err() {
-            tracing::error!(task.id = meta.id.as_u64(), "a task's future panicked while being dropped");
+            tracing::error!(
+                task.id = meta.id.as_u64(),
+                "a task's future panicked while being dropped"
+            );
         }
     }
 }

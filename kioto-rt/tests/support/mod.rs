@@ -1,0 +1,79 @@
+//! Helpers shared by the runtime's integration tests.
+//!
+//! Each test binary includes this with `mod support;` and uses what it
+//! needs, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use kioto_rt::runtime::Builder;
+use kioto_rt::Runtime;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A runtime with `workers` worker threads.
+pub fn rt(workers: usize) -> Runtime {
+    Builder::new_multi_thread()
+        .worker_threads(workers)
+        .build()
+        .unwrap()
+}
+
+/// Runs `f` on another thread (with a main-thread-sized stack) and fails,
+/// instead of hanging, if it does not finish within `limit`: a lost
+/// wake-up shows up as a hang.
+pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .unwrap();
+    rx.recv_timeout(limit)
+        .expect("did not finish in time: a wake-up was lost or a task starved")
+}
+
+/// Waits (on a non-worker thread) until `cond` holds, for at most 10 s.
+pub fn wait_until(cond: impl Fn() -> bool) -> bool {
+    for _ in 0..10_000 {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    cond()
+}
+
+/// The message of a panic payload (`&str` or `String`).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+/// Counts drops, to prove futures and values are dropped exactly once.
+#[derive(Clone, Default)]
+pub struct DropCounter(Arc<AtomicUsize>);
+
+/// Increments its counter when dropped.
+pub struct Tracked(DropCounter);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        (self.0).0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl DropCounter {
+    /// A value whose drop is counted.
+    pub fn track(&self) -> Tracked {
+        Tracked(self.clone())
+    }
+
+    /// Drops so far.
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
