@@ -109,7 +109,7 @@ impl AtomicWaker {
             // cell until we clear WAKING. Waking schedules a task; it runs
             // no code that could touch this slot.
             unsafe {
-                self.waker.with_mut(|slot| {
+                self.waker.with(|slot| {
                     if let Some(w) = &*slot {
                         w.wake_by_ref();
                     }

@@ -202,18 +202,19 @@ impl<A: Actor> Context<A> {
     {
         let me = Arc::downgrade(&self.cell);
         let guard = self.guard(None, false);
-        addr.cell().on_stop(Box::new(move |id, reason: &StopReason| {
-            if let Some(me) = me.upgrade() {
-                let msg = Terminated {
-                    id,
-                    reason: reason.clone(),
-                };
-                let _ = me.push_internal(Envelope::new(Guarded {
-                    guard,
-                    inner: MessageEnvelope::new(msg, None),
-                }));
-            }
-        }));
+        addr.cell()
+            .on_stop(Box::new(move |id, reason: &StopReason| {
+                if let Some(me) = me.upgrade() {
+                    let msg = Terminated {
+                        id,
+                        reason: reason.clone(),
+                    };
+                    let _ = me.push_internal(Envelope::new(Guarded {
+                        guard,
+                        inner: MessageEnvelope::new(msg, None),
+                    }));
+                }
+            }));
     }
 
     /// Changes the mailbox capacity (waiting senders are let in at once if

@@ -45,9 +45,6 @@ pub trait Message: Send + 'static {
 /// ```
 pub trait Handler<M: Message>: Actor {
     /// Handles `msg`; the output is the reply.
-    fn handle(
-        &mut self,
-        msg: M,
-        ctx: &mut Context<Self>,
-    ) -> impl Future<Output = M::Result> + Send;
+    fn handle(&mut self, msg: M, ctx: &mut Context<Self>)
+        -> impl Future<Output = M::Result> + Send;
 }

@@ -32,11 +32,13 @@
 //! is dropped by the closer: for a request, dropping the envelope resolves it
 //! to `Closed`.
 //!
-//! The receiver gives places back in `LEN` in batches (up to
-//! `PUBLISH_EVERY`, a quarter of the capacity at most), and always before it
-//! sleeps or awaits inside a handler: while it drains a flood it stays off
-//! the senders' cache line, yet a place is never withheld while it waits. The
-//! stop bit is checked once per batch and before sleeping.
+//! The receiver can give places back in `LEN` in batches (`publish`, up to
+//! `PUBLISH_EVERY`), always before it sleeps or awaits inside a handler, to
+//! stay off the senders' cache line while it drains a flood. Batching is
+//! switched off (`PUBLISH_EVERY = 1`): with senders waiting on a full
+//! mailbox under heavy contention it slowed their wake-ups badly (seen in
+//! `actor_mailbox::per_sender_order_under_load`); the mechanism stays, modelled,
+//! for a later look.
 //!
 //! The receiver, before sleeping, registers its waker, sets `PARKED`, issues
 //! a `SeqCst` fence and looks again (queue, `STOP`, sender count). The two
@@ -75,8 +77,9 @@ use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::loom::sync::Mutex;
 use crate::queue::{Linked, Pop, Queue};
 
-/// The most places the receiver takes before giving them back in `LEN`.
-const PUBLISH_EVERY: usize = 16;
+/// The most places the receiver takes before giving them back in `LEN`
+/// (1: no batching, see the module docs).
+const PUBLISH_EVERY: usize = 1;
 
 /// Set once when the mailbox stops accepting values; never cleared.
 const CLOSED: usize = 1 << 0;
@@ -287,11 +290,6 @@ impl<T: Linked> Mailbox<T> {
         }
     }
 
-    fn nothing_taken(&self) -> bool {
-        // SAFETY: only the receiver touches `taken`.
-        self.taken.with_mut(|t| unsafe { *t == 0 })
-    }
-
     /// Pushes a value into a place reserved with `try_reserve`/`force_reserve`.
     pub(crate) fn push(&self, value: T) {
         self.queue.push(value);
@@ -340,8 +338,7 @@ impl<T: Linked> Mailbox<T> {
             return Poll::Ready(found);
         }
         // Give back the places taken (waking waiting senders) before
-        // sleeping; the stop bit, skipped while places were held, is looked
-        // at by the check below.
+        // sleeping.
         self.publish();
         self.rx_waker.register(cx.waker());
         self.state.fetch_or(PARKED, Ordering::SeqCst);
@@ -354,9 +351,9 @@ impl<T: Linked> Mailbox<T> {
     }
 
     fn try_recv(&self, report_idle: bool) -> Option<Recv<T>> {
-        // The stop bit shares the senders' cache line: look at it once per
-        // batch (and always before sleeping, when nothing is taken).
-        if self.nothing_taken() && self.state.load(Ordering::Acquire) & STOP != 0 {
+        // Checked before every value, so a stop takes effect after the
+        // current message (`Addr::stop` promises that).
+        if self.state.load(Ordering::Acquire) & STOP != 0 {
             self.state.fetch_and(!STOP, Ordering::AcqRel);
             return Some(Recv::Stop);
         }
@@ -743,9 +740,9 @@ mod loom_models {
         });
     }
 
-    /// With a capacity large enough for deferred place release (8: two at a
-    /// time), a sender waiting on a full mailbox is still woken, by the
-    /// batch release or by the release before the receiver sleeps.
+    /// A sender waiting on a mailbox of capacity 8 is woken by the place
+    /// releases (this is the model for batched release when
+    /// `PUBLISH_EVERY > 1`: two at a time at this capacity).
     #[test]
     fn deferred_release_wakes_waiting_sender() {
         loom::model(|| {

@@ -54,7 +54,9 @@ impl Registry {
 
     fn service<S: SystemService>(&self) -> Option<Addr<S>> {
         let services = self.services.lock();
-        let addr = services.get(&TypeId::of::<S>())?.downcast_ref::<Addr<S>>()?;
+        let addr = services
+            .get(&TypeId::of::<S>())?
+            .downcast_ref::<Addr<S>>()?;
         addr.connected().then(|| addr.clone())
     }
 }

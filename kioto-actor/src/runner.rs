@@ -261,7 +261,11 @@ mod size_tests {
             assert!(std::mem::size_of::<Context<Idle>>() <= 160);
             assert!(std::mem::size_of::<Option<System>>() <= 16);
             let fut = run_actor(Idle, ctx);
-            assert!(std::mem::size_of_val(&fut) <= 400, "{}", std::mem::size_of_val(&fut));
+            assert!(
+                std::mem::size_of_val(&fut) <= 400,
+                "{}",
+                std::mem::size_of_val(&fut)
+            );
         });
     }
 }

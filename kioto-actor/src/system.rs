@@ -193,7 +193,10 @@ impl System {
     }
 
     /// Makes `system` current on this thread while `fut` is polled.
-    pub(crate) fn scope<F: Future>(system: Option<System>, fut: F) -> impl Future<Output = F::Output> {
+    pub(crate) fn scope<F: Future>(
+        system: Option<System>,
+        fut: F,
+    ) -> impl Future<Output = F::Output> {
         Scoped {
             system: system.map(|s| s.shared),
             fut,

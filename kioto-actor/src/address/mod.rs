@@ -187,16 +187,12 @@ impl<A: Actor> WeakAddr<A> {
     /// A strong address, if the actor still accepts messages.
     pub fn upgrade(&self) -> Option<Addr<A>> {
         let cell = self.cell.upgrade()?;
-        cell.mailbox
-            .try_add_sender()
-            .then_some(Addr { cell })
+        cell.mailbox.try_add_sender().then_some(Addr { cell })
     }
 
     /// Whether the actor still accepts messages.
     pub fn connected(&self) -> bool {
-        self.cell
-            .upgrade()
-            .is_some_and(|c| !c.mailbox.is_closed())
+        self.cell.upgrade().is_some_and(|c| !c.mailbox.is_closed())
     }
 }
 

@@ -44,11 +44,7 @@ impl<M: Message> Drop for Waiting<M> {
 }
 
 /// Starts a request: enqueue now if there is space, else prepare to wait.
-pub(crate) fn start<M, S>(
-    sender: &S,
-    to_arc: impl FnOnce() -> Arc<S>,
-    msg: M,
-) -> State<M>
+pub(crate) fn start<M, S>(sender: &S, to_arc: impl FnOnce() -> Arc<S>, msg: M) -> State<M>
 where
     M: Message,
     S: MessageSender<M>,
