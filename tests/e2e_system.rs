@@ -60,13 +60,11 @@ async fn current_system_is_the_same_in_tests_and_actors() {
     assert_eq!(store.send(SystemId).await, Ok(system.id()));
 }
 
-/// Known bug: in a plain task (`kioto::rt::spawn`), `System::current()`
-/// falls back to the newest live system in the process, not the one whose
-/// runtime runs the task. With two systems alive (parallel `#[kioto::test]`s
-/// are exactly that) a task sees the wrong registry, and an actor started
-/// from such a task belongs to the wrong system.
+/// In a plain task (`kioto::rt::spawn`), `System::current()` is the system
+/// whose runtime runs the task, not merely the newest one: with two systems
+/// alive (parallel `#[kioto::test]`s are exactly that) a task must not see
+/// the other's registry.
 #[test]
-#[ignore = "known bug: System::current() in a plain task picks the newest system"]
 fn current_system_in_a_plain_task_is_the_tasks_own() {
     let older = System::new();
     let _newer = System::new();

@@ -14,9 +14,9 @@
 //!
 //! While `block_on` runs and while any actor started inside a system is
 //! polled, that system is current on the thread (a thread-local set around
-//! each poll). Elsewhere (a plain task spawned on the runtime),
-//! `System::current` falls back to the most recently created system still
-//! alive.
+//! each poll). Elsewhere (a plain task spawned on the runtime, a blocking
+//! closure, a thread inside `Handle::enter`), `System::current` is the
+//! system that owns the current runtime, found by the runtime's id.
 
 use std::cell::Cell;
 use std::fmt;
@@ -57,7 +57,8 @@ thread_local! {
     static CURRENT: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
 }
 
-/// Every live system, newest last, for the fallback of `current`.
+/// Every live system, for the fallback of `current`: the system whose
+/// runtime the calling thread is in.
 static SYSTEMS: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 
 impl System {
@@ -105,7 +106,15 @@ impl System {
     pub fn try_current() -> Option<System> {
         let current = CURRENT.with(Cell::get);
         let shared = if current.is_null() {
-            SYSTEMS.lock().iter().rev().find_map(Weak::upgrade)?
+            // Not inside an actor or `block_on`: a plain task, a blocking
+            // closure, or a thread that entered the runtime. The system is
+            // the one that owns the current runtime.
+            let runtime = Handle::try_current().ok()?.id();
+            SYSTEMS
+                .lock()
+                .iter()
+                .filter_map(Weak::upgrade)
+                .find(|s| s.handle.id() == runtime)?
         } else {
             // SAFETY: a non-null `CURRENT` points into an `Arc<Shared>` held
             // by the `Scoped` future being polled on this thread (see

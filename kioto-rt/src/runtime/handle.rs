@@ -56,6 +56,11 @@ impl Handle {
         context::try_current().ok_or(TryCurrentError(()))
     }
 
+    /// The runtime's process-unique id.
+    pub fn id(&self) -> super::Id {
+        self.shared.id()
+    }
+
     /// Makes this runtime the current one on this thread until the guard
     /// drops.
     pub fn enter(&self) -> EnterGuard {

@@ -13,12 +13,14 @@ mod builder;
 pub(crate) mod context;
 mod dump;
 mod handle;
+mod id;
 mod metrics;
 
 pub use builder::Builder;
 pub use context::EnterGuard;
 pub use dump::{Dump, TaskDump, TaskState};
 pub use handle::{Handle, TryCurrentError};
+pub use id::Id;
 pub use metrics::RuntimeMetrics;
 
 use crate::blocking::{BlockingPool, PoolConfig};

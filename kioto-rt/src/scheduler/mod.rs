@@ -79,6 +79,8 @@ pub(crate) type Notified = Runnable<TaskMeta>;
 /// State shared by every worker, handle and task of one runtime.
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// Process-unique, for `Handle::id`.
+    id: crate::runtime::Id,
     remotes: Box<[CachePadded<Remote>]>,
     injector: Injector<Notified>,
     idle: Idle,
@@ -150,6 +152,7 @@ impl Shared {
             locals.push((local, deferred));
         }
         let shared = Arc::new(Shared {
+            id: crate::runtime::Id::next(),
             remotes: remotes.into_boxed_slice(),
             injector: Injector::new(),
             idle: Idle::new(n),
@@ -170,6 +173,10 @@ impl Shared {
             })
             .collect();
         Ok((shared, launches))
+    }
+
+    pub(crate) fn id(&self) -> crate::runtime::Id {
+        self.id
     }
 
     pub(crate) fn driver_handle(&self) -> &crate::loom::sync::Arc<DriverHandle> {
