@@ -32,13 +32,13 @@
 //! is dropped by the closer: for a request, dropping the envelope resolves it
 //! to `Closed`.
 //!
-//! The receiver can give places back in `LEN` in batches (`publish`, up to
-//! `PUBLISH_EVERY`), always before it sleeps or awaits inside a handler, to
-//! stay off the senders' cache line while it drains a flood. Batching is
-//! switched off (`PUBLISH_EVERY = 1`): with senders waiting on a full
-//! mailbox under heavy contention it slowed their wake-ups badly (seen in
-//! `actor_mailbox::per_sender_order_under_load`); the mechanism stays, modelled,
-//! for a later look.
+//! The receiver gives places back in `LEN` in batches (`publish`, up to
+//! `PUBLISH_EVERY`, a quarter of the capacity at most), always before it
+//! sleeps or awaits inside a handler, to stay off the senders' cache line
+//! while it drains a flood. As soon as `WAITERS` is set it gives each place
+//! back at once instead: batching withheld places from waiting senders and
+//! slowed their wake-ups badly under contention (once seen in
+//! `actor_mailbox::per_sender_order_under_load`).
 //!
 //! The receiver, before sleeping, registers its waker, sets `PARKED`, issues
 //! a `SeqCst` fence and looks again (queue, `STOP`, sender count). The two
@@ -78,8 +78,8 @@ use crate::loom::sync::Mutex;
 use crate::queue::{Linked, Pop, Queue};
 
 /// The most places the receiver takes before giving them back in `LEN`
-/// (1: no batching, see the module docs).
-const PUBLISH_EVERY: usize = 1;
+/// while no sender waits (see the module docs).
+const PUBLISH_EVERY: usize = 16;
 
 /// Set once when the mailbox stops accepting values; never cleared.
 const CLOSED: usize = 1 << 0;
@@ -281,7 +281,10 @@ impl<T: Linked> Mailbox<T> {
                     *t += 1;
                     *t
                 });
-                if taken >= limit {
+                // A waiting sender gets its place at once: batching only
+                // applies while nobody waits (a flood of `do_send`s, or
+                // senders that found room).
+                if taken >= limit || self.state.load(Ordering::Relaxed) & WAITERS != 0 {
                     self.publish();
                 }
                 Some(value)
