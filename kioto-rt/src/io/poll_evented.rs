@@ -88,7 +88,22 @@ impl<E: mio::event::Source> PollEvented<E> {
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        op: impl FnMut(&E) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_until_drained(cx, direction, op, |_| false)
+    }
+
+    /// `poll_io`, also clearing the readiness when `drained` says a
+    /// successful result emptied the socket buffer (a short read or write),
+    /// which saves the `WouldBlock` syscall the next attempt would make.
+    /// Safe against a racing event: a new edge bumps the readiness tick, and
+    /// clearing only applies to the tick observed.
+    fn poll_io_until_drained<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
         mut op: impl FnMut(&E) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         let coop = std::task::ready!(coop::poll_proceed(cx));
         loop {
@@ -104,6 +119,9 @@ impl<E: mio::event::Source> PollEvented<E> {
                     self.shared.clear_readiness(event);
                 }
                 res => {
+                    if res.as_ref().is_ok_and(&drained) {
+                        self.shared.clear_readiness(event);
+                    }
                     coop.made_progress();
                     return Poll::Ready(res);
                 }
@@ -146,73 +164,30 @@ where
     E: mio::event::Source,
     for<'a> &'a E: Read + Write,
 {
-    /// Reads into `buf`. A short read means the socket buffer was drained,
-    /// so the readiness is cleared at once, saving the `WouldBlock` syscall
-    /// the next read would otherwise make (safe: a new edge bumps the tick).
+    /// Reads into `buf`; a short read clears the read readiness (see
+    /// `poll_io_until_drained`).
     pub(crate) fn poll_read(
         &self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let coop = std::task::ready!(coop::poll_proceed(cx));
-        loop {
-            let event = match std::task::ready!(self.shared.poll_ready(cx, Direction::Read)) {
-                Ok(event) => event,
-                Err(e) => {
-                    coop.made_progress();
-                    return Poll::Ready(Err(e));
-                }
-            };
-            let mut io = self.get_ref();
-            match io.read(buf) {
-                Ok(n) => {
-                    if n > 0 && n < buf.len() {
-                        self.shared.clear_readiness(event);
-                    }
-                    coop.made_progress();
-                    return Poll::Ready(Ok(n));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.shared.clear_readiness(event);
-                }
-                Err(e) => {
-                    coop.made_progress();
-                    return Poll::Ready(Err(e));
-                }
-            }
-        }
+        let len = buf.len();
+        self.poll_io_until_drained(
+            cx,
+            Direction::Read,
+            |mut io| io.read(buf),
+            |&n| n > 0 && n < len,
+        )
     }
 
-    /// Writes from `buf`; a short write clears write readiness (see
-    /// [`poll_read`](Self::poll_read)).
+    /// Writes from `buf`; a short write clears the write readiness.
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let coop = std::task::ready!(coop::poll_proceed(cx));
-        loop {
-            let event = match std::task::ready!(self.shared.poll_ready(cx, Direction::Write)) {
-                Ok(event) => event,
-                Err(e) => {
-                    coop.made_progress();
-                    return Poll::Ready(Err(e));
-                }
-            };
-            let mut io = self.get_ref();
-            match io.write(buf) {
-                Ok(n) => {
-                    if n > 0 && n < buf.len() {
-                        self.shared.clear_readiness(event);
-                    }
-                    coop.made_progress();
-                    return Poll::Ready(Ok(n));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.shared.clear_readiness(event);
-                }
-                Err(e) => {
-                    coop.made_progress();
-                    return Poll::Ready(Err(e));
-                }
-            }
-        }
+        self.poll_io_until_drained(
+            cx,
+            Direction::Write,
+            |mut io| io.write(buf),
+            |&n| n > 0 && n < buf.len(),
+        )
     }
 }
 
