@@ -102,6 +102,7 @@ cfg_not_loom! {
     pub use actor::{Actor, ActorState, Running, DEFAULT_CAPACITY};
     pub use address::{Addr, Recipient, WeakAddr, WeakRecipient};
     pub use cell::ActorId;
+    pub use supervisor::{Supervisor, SupervisorRef};
     pub use context::Context;
     pub use error::{MailboxError, SendError};
     pub use handler::{Handler, Message};

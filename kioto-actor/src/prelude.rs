@@ -1,6 +1,7 @@
 //! Everything an actor author needs, in one `use kioto_actor::prelude::*;`.
 
 pub use crate::actor::{Actor, ActorState, Running};
+pub use crate::cell::ActorId;
 pub use crate::address::{Addr, Recipient, WeakAddr, WeakRecipient};
 pub use crate::context::Context;
 pub use crate::error::{MailboxError, SendError};
@@ -17,4 +18,4 @@ pub use kioto_macros::{handler, message, messages, Message};
 
 // Supervision (Supervisor, Strategy, ChildSpec, Restart) is re-exported here
 // by the `supervisor` module's author.
-pub use crate::supervisor::{ChildSpec, Restart, Shutdown, Strategy, Supervisor};
+pub use crate::supervisor::{ChildSpec, Restart, Shutdown, Strategy, Supervisor, SupervisorRef};
