@@ -4,20 +4,14 @@
 use futures_util::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use futures_util::StreamExt;
 use kioto_rt::net::{TcpListener, TcpStream};
-use kioto_rt::runtime::Builder;
-use kioto_rt::Runtime;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn rt(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
+mod support;
+use support::rt;
 
 /// Spawns an echo server (one task per connection, copying the read half
 /// into the write half) and returns its address and a count of finished

@@ -1,29 +1,17 @@
 //! mpsc channels: ordering, back-pressure, closing, no leaks, budget.
 
 use futures_util::StreamExt;
-use kioto_rt::runtime::Builder;
 use kioto_rt::sync::mpsc::{
     self,
     error::{SendError, TryRecvError, TrySendError},
 };
-use kioto_rt::Runtime;
-use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 
-fn rt(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-/// Polls a future once with a no-op waker.
-fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(Waker::noop()))
-}
+mod support;
+use support::{poll_once, rt};
 
 /// A value that counts its drops.
 struct Counted(Arc<AtomicUsize>);

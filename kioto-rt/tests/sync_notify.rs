@@ -1,24 +1,12 @@
 //! Notify: stored permits, broadcast, FIFO wake-ups, cancellation.
 
-use kioto_rt::runtime::Builder;
 use kioto_rt::sync::{oneshot, Notify};
-use kioto_rt::Runtime;
-use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
-fn rt(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(Waker::noop()))
-}
+mod support;
+use support::{poll_once, rt};
 
 #[test]
 fn notify_is_send_and_sync() {

@@ -1,23 +1,17 @@
 //! oneshot: hand-over across tasks, closing both ways, no leaks.
 
-use kioto_rt::runtime::Builder;
 use kioto_rt::sync::oneshot::{
     self,
     error::{RecvError, TryRecvError},
 };
-use kioto_rt::Runtime;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-fn rt(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
+mod support;
+use support::rt;
 
 /// A value that counts its drops.
 #[derive(Debug)]

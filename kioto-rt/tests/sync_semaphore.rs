@@ -1,24 +1,13 @@
 //! Semaphore: limits, fairness, closing, owned permits.
 
-use kioto_rt::runtime::Builder;
 use kioto_rt::sync::{Semaphore, TryAcquireError};
-use kioto_rt::Runtime;
-use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 
-fn rt(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(Waker::noop()))
-}
+mod support;
+use support::{poll_once, rt};
 
 #[test]
 fn semaphore_is_send_and_sync() {

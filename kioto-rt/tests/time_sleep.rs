@@ -1,9 +1,7 @@
 //! Sleeps and timeouts through the public API. Only lower bounds on time
 //! are asserted (a timer must never fire early); machines are noisy.
 
-use kioto_rt::runtime::Builder;
 use kioto_rt::time::{self, error::Elapsed, sleep, sleep_until, timeout, Instant};
-use kioto_rt::Runtime;
 use rand::Rng;
 use std::future::Future;
 use std::pin::Pin;
@@ -12,12 +10,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-fn rt(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
+mod support;
+use support::rt;
 
 #[test]
 fn ten_thousand_random_sleeps_complete_no_earlier_than_their_deadline() {

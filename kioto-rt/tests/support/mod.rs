@@ -33,6 +33,11 @@ pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send +
         .expect("did not finish in time: a wake-up was lost or a task starved")
 }
 
+/// Polls a future once with a no-op waker.
+pub fn poll_once<F: std::future::Future>(fut: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+    fut.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+}
+
 /// Waits (on a non-worker thread) until `cond` holds, for at most 10 s.
 pub fn wait_until(cond: impl Fn() -> bool) -> bool {
     for _ in 0..10_000 {
