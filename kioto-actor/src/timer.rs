@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 
 use crate::actor::Actor;
 use crate::context::Context;
-use crate::envelope::{Envelope, FnEnvelope, Guarded, MessageEnvelope};
+use crate::envelope::{Envelope, EnvelopeBody, FnEnvelope, Guarded, MessageEnvelope};
 use crate::handler::{Handler, Message};
 
 /// Identifies a timer, stream or spawned future of an actor, for
@@ -31,18 +31,7 @@ where
     A: Actor,
     F: FnOnce(&mut A, &mut Context<A>) + Send + 'static,
 {
-    let id = ctx.next_item_id();
-    let guard = ctx.guard(Some(id), true);
-    let addr = ctx.address();
-    let task = kioto_rt::spawn(async move {
-        kioto_rt::time::sleep(delay).await;
-        let _ = addr.cell().push_internal(Envelope::new(Guarded {
-            guard,
-            inner: FnEnvelope(f),
-        }));
-    });
-    ctx.insert_item(id, task.abort_handle());
-    SpawnHandle(id)
+    deliver_later(ctx, delay, FnEnvelope(f))
 }
 
 pub(crate) fn notify_later<A, M>(ctx: &mut Context<A>, msg: M, delay: Duration) -> SpawnHandle
@@ -50,15 +39,22 @@ where
     A: Handler<M>,
     M: Message,
 {
+    deliver_later(ctx, delay, MessageEnvelope::new(msg, None))
+}
+
+/// The one-shot timer behind `run_later` and `notify_later`: after `delay`,
+/// queue `body` into the actor's mailbox behind a guard that `cancel` kills.
+fn deliver_later<A, B>(ctx: &mut Context<A>, delay: Duration, body: B) -> SpawnHandle
+where
+    A: Actor,
+    B: EnvelopeBody<A>,
+{
     let id = ctx.next_item_id();
     let guard = ctx.guard(Some(id), true);
     let addr = ctx.address();
     let task = kioto_rt::spawn(async move {
         kioto_rt::time::sleep(delay).await;
-        let _ = addr.cell().push_internal(Envelope::new(Guarded {
-            guard,
-            inner: MessageEnvelope::new(msg, None),
-        }));
+        let _ = addr.cell().push_internal(Envelope::new(Guarded { guard, inner: body }));
     });
     ctx.insert_item(id, task.abort_handle());
     SpawnHandle(id)
