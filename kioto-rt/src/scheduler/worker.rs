@@ -288,7 +288,7 @@ impl Core {
             any = true;
         }
         if any {
-            self.shared.notify_parked();
+            self.notify_if_surplus();
         }
         any
     }
@@ -297,7 +297,18 @@ impl Core {
     /// global queue when full, and wakes a sibling if one should help.
     fn push_back(&self, task: Notified) {
         self.push_local(task);
-        self.shared.notify_parked();
+        self.notify_if_surplus();
+    }
+
+    /// Wakes a sibling only if more is queued here than this worker runs
+    /// next. A lone task would otherwise hop to the sibling at every yield or
+    /// wake-while-running: a flooded actor, or both actors of a message
+    /// ping-pong, crossing cores (and a futex wake-up) again and again.
+    fn notify_if_surplus(&self) {
+        let lifo = usize::from(!self.remote().lifo.load(Ordering::Relaxed).is_null());
+        if self.local.len() + lifo > 1 {
+            self.shared.notify_parked();
+        }
     }
 
     /// `push_back` without the wake-up, for callers that push several.
