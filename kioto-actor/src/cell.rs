@@ -81,16 +81,12 @@ pub(crate) struct ActorCell<A: Actor> {
 impl<A: Actor> ActorCell<A> {
     /// A cell with an open, empty mailbox and no task.
     pub(crate) fn new(capacity: usize) -> Arc<Self> {
-        let cell = Arc::new(ActorCell {
+        Arc::new(ActorCell {
             mailbox: Mailbox::new(capacity),
             id: ActorId::next(),
             life: Lifecycle::default(),
             generations: AtomicU64::new(0),
-        });
-        // The mailbox's queue links to itself: initialized at its final
-        // address, inside the `Arc`.
-        cell.mailbox.init();
-        cell
+        })
     }
 
     pub(crate) fn next_generation(&self) -> u64 {

@@ -21,7 +21,7 @@ use kioto_rt::task::AbortHandle;
 use crate::actor::{Actor, ActorState};
 use crate::address::Addr;
 use crate::cell::{ActorCell, ActorId};
-use crate::envelope::{Envelope, Guarded, ItemGuard, MessageEnvelope};
+use crate::envelope::{Envelope, Guarded, ItemGuard, Tell};
 use crate::handler::{Handler, Message};
 use crate::stream::{self, StreamHandler};
 use crate::system::System;
@@ -124,7 +124,7 @@ impl<A: Actor> Context<A> {
         let guard = self.guard(None, false);
         let _ = self.cell.push_internal(Envelope::new(Guarded {
             guard,
-            inner: MessageEnvelope::new(msg, None),
+            inner: Tell(msg),
         }));
     }
 
@@ -211,7 +211,7 @@ impl<A: Actor> Context<A> {
                     };
                     let _ = me.push_internal(Envelope::new(Guarded {
                         guard,
-                        inner: MessageEnvelope::new(msg, None),
+                        inner: Tell(msg),
                     }));
                 }
             }));

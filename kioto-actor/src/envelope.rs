@@ -1,191 +1,200 @@
 //! Envelopes: the type-erased items of a mailbox.
 //!
-//! A mailbox of actor `A` holds [`Envelope<A>`]: a thin pointer to a heap
-//! node that starts with the queue's link and two function pointers that
-//! know the body's type (run it against `&mut A`, or drop it), so one
-//! allocation carries the message, its reply slot and the queue linkage. Running an
-//! envelope builds the handler future in the actor's [`FutureSlot`] (no
-//! second allocation) or, for internal work that needs no awaiting (timer
-//! closures), just runs it and returns `None`.
+//! A mailbox of actor `A` holds [`Envelope<A>`]s side by side in its queue's
+//! blocks: two words each, one function pointer that knows the body's type
+//! (run it against `&mut A`, or drop it) and one word of payload. A small
+//! body (a message of up to a word sent without a reply, or a request whose
+//! message has no data, both common) is stored in the payload itself, so
+//! sending it allocates nothing; a larger one is boxed and the payload holds
+//! the box. Two words, because the envelope is moved a few times on its way
+//! from the queue to the handler, and each move of a two-word value is one
+//! 16-byte load and store. Running an envelope builds the
+//! handler future in the actor's [`FutureSlot`] (no allocation either) or, for
+//! internal work that needs no awaiting (timer closures), just runs it and
+//! returns `None`.
 //!
 //! Dropping an envelope unhandled drops its reply sender, which resolves the
 //! request to `MailboxError::Closed`: that is how a closed mailbox, a
 //! panicked handler or a stopped actor answer requesters.
 
-use std::marker::PhantomData;
-use std::mem::ManuallyDrop;
-use std::ptr::NonNull;
+use std::mem::{self, ManuallyDrop, MaybeUninit};
+use std::task::Context as TaskContext;
 
 use crate::actor::Actor;
 use crate::context::Context;
 use crate::handler::{Handler, Message};
-use crate::queue::{Link, Linked};
 use crate::reply::ReplySender;
 use crate::slot::{FutureSlot, SlotFuture};
 
 /// One unit of work for actor `A`, by value (the concrete types below).
 pub(crate) trait EnvelopeBody<A: Actor>: Send + 'static {
-    /// Starts handling: returns the future to drive to completion, if any.
-    fn run<'a>(
-        self,
-        act: &'a mut A,
-        ctx: &'a mut Context<A>,
-        slot: &'a mut FutureSlot,
-    ) -> Option<SlotFuture<'a>>;
+    /// Starts handling, polling the handler once (with
+    /// [`FutureSlot::start`]): returns the future still to drive to
+    /// completion, if any.
+    fn run<'a>(self, run: RunWith<'a, A>, cx: &mut TaskContext<'_>) -> Option<SlotFuture<'a>>;
 }
 
-type RunFn<A> = for<'a> unsafe fn(
-    NonNull<Link>,
-    &'a mut A,
-    &'a mut Context<A>,
-    &'a mut FutureSlot,
+/// Where a body lives: in place when it fits, else a `Box<E>`'s pointer.
+type Payload = MaybeUninit<usize>;
+
+/// What running an envelope borrows: the actor, its context, and the slot
+/// its handler future is built in.
+pub(crate) type RunWith<'a, A> = (&'a mut A, &'a mut Context<A>, &'a mut FutureSlot);
+
+/// Takes the body out of the payload and runs it (`Some`) or drops it
+/// (`None`).
+type OpFn<A> = for<'a, 'c, 'w> unsafe fn(
+    &mut Payload,
+    Option<(RunWith<'a, A>, &'c mut TaskContext<'w>)>,
 ) -> Option<SlotFuture<'a>>;
 
-/// The type-independent start of every envelope node: the queue link and
-/// the two operations that know the body's type.
-#[repr(C)]
-struct Header<A: Actor> {
-    link: Link,
-    run: RunFn<A>,
-    drop: unsafe fn(NonNull<Link>),
+/// Whether a body of type `E` is stored in place (a constant per type).
+const fn fits_in_place<E>() -> bool {
+    mem::size_of::<E>() <= mem::size_of::<Payload>()
+        && mem::align_of::<E>() <= mem::align_of::<Payload>()
 }
 
-/// An envelope's heap node: one allocation per message.
-#[repr(C)]
-struct Node<A: Actor, E> {
-    header: Header<A>,
-    body: E,
-}
-
+/// The [`OpFn`] of body type `E`.
+///
 /// # Safety
 ///
-/// `link` points at a live, exclusively owned `Node<A, E>`.
-unsafe fn run_node<'a, A: Actor, E: EnvelopeBody<A>>(
-    link: NonNull<Link>,
-    act: &'a mut A,
-    ctx: &'a mut Context<A>,
-    slot: &'a mut FutureSlot,
+/// `payload` holds a live `E` as [`Envelope::new`] stored it, and is not
+/// used again after this call (the body is moved out).
+unsafe fn op<'a, A: Actor, E: EnvelopeBody<A>>(
+    payload: &mut Payload,
+    run: Option<(RunWith<'a, A>, &mut TaskContext<'_>)>,
 ) -> Option<SlotFuture<'a>> {
-    // SAFETY: the caller's contract; `Link` is at offset 0 of the
-    // `#[repr(C)]` node, so the pointer is the node's.
-    let node = unsafe { Box::from_raw(link.as_ptr().cast::<Node<A, E>>()) };
-    node.body.run(act, ctx, slot)
+    // SAFETY: the caller's contract; `new` chose the same representation
+    // from the same constant.
+    let body: E = unsafe {
+        if fits_in_place::<E>() {
+            payload.as_ptr().cast::<E>().read()
+        } else {
+            *Box::from_raw(payload.as_ptr().cast::<*mut E>().read())
+        }
+    };
+    match run {
+        Some((with, cx)) => body.run(with, cx),
+        None => {
+            drop(body);
+            None
+        }
+    }
 }
 
-/// # Safety
-///
-/// As [`run_node`].
-unsafe fn drop_node<A: Actor, E>(link: NonNull<Link>) {
-    // SAFETY: as in `run_node`.
-    drop(unsafe { Box::from_raw(link.as_ptr().cast::<Node<A, E>>()) });
-}
-
-/// What the mailbox stores: an owned, type-erased envelope node (a thin
-/// pointer; the node carries its own "vtable").
+/// What the mailbox stores: an owned, type-erased body (see the module
+/// docs).
 pub(crate) struct Envelope<A: Actor> {
-    node: NonNull<Header<A>>,
-    _owns: PhantomData<Header<A>>,
+    op: OpFn<A>,
+    payload: Payload,
 }
 
-// SAFETY: the node's body is `Send` (`EnvelopeBody: Send`) and the envelope
-// owns it exclusively.
+// SAFETY: the body is `Send` (`EnvelopeBody: Send`) and owned by the
+// envelope alone.
 unsafe impl<A: Actor> Send for Envelope<A> {}
 
 impl<A: Actor> Envelope<A> {
     pub(crate) fn new<E: EnvelopeBody<A>>(body: E) -> Self {
-        let node = Box::new(Node {
-            header: Header {
-                link: Link::new(),
-                run: run_node::<A, E>,
-                drop: drop_node::<A, E>,
-            },
-            body,
-        });
+        let mut payload = Payload::uninit();
+        // SAFETY: a body that fits is written in place (size and alignment
+        // checked by `fits_in_place`); otherwise the box's pointer, which
+        // always fits. `op::<A, E>` reads it back the same way.
+        unsafe {
+            if fits_in_place::<E>() {
+                payload.as_mut_ptr().cast::<E>().write(body);
+            } else {
+                payload
+                    .as_mut_ptr()
+                    .cast::<*mut E>()
+                    .write(Box::into_raw(Box::new(body)));
+            }
+        }
         Envelope {
-            // SAFETY: `Box::into_raw` is never null.
-            node: unsafe { NonNull::new_unchecked(Box::into_raw(node).cast::<Header<A>>()) },
-            _owns: PhantomData,
+            op: op::<A, E>,
+            payload,
         }
     }
 
-    /// Starts handling the envelope (consuming it).
+    /// Starts handling the envelope (consuming it), polling its handler
+    /// once: returns the handler future if that did not finish it.
     pub(crate) fn run<'a>(
         self,
-        act: &'a mut A,
-        ctx: &'a mut Context<A>,
-        slot: &'a mut FutureSlot,
+        with: RunWith<'a, A>,
+        cx: &mut TaskContext<'_>,
     ) -> Option<SlotFuture<'a>> {
-        let this = ManuallyDrop::new(self);
-        // SAFETY: the node is live and ours (we own the envelope and do not
-        // drop it: `run` consumes the node); `run` was set for its type.
-        unsafe {
-            let run = (*this.node.as_ptr()).run;
-            run(this.node.cast::<Link>(), act, ctx, slot)
-        }
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: the payload holds the body `op` was made for; `this` is
+        // never dropped, so the body is taken exactly once.
+        unsafe { (this.op)(&mut this.payload, Some((with, cx))) }
     }
 }
 
 impl<A: Actor> Drop for Envelope<A> {
     fn drop(&mut self) {
-        // SAFETY: the node is live and ours; `drop` was set for its type.
-        unsafe {
-            let drop_fn = (*self.node.as_ptr()).drop;
-            drop_fn(self.node.cast::<Link>());
-        }
+        // SAFETY: as in `run`; after `drop` the payload is not touched.
+        unsafe { (self.op)(&mut self.payload, None) };
     }
 }
 
-// SAFETY: the link is at offset 0 of the `#[repr(C)]` header, which is at
-// offset 0 of the `#[repr(C)]` node; ownership passes through the pointer.
-unsafe impl<A: Actor> Linked for Envelope<A> {
-    fn into_link(self) -> NonNull<Link> {
-        ManuallyDrop::new(self).node.cast::<Link>()
-    }
+/// A user message nobody awaits a reply to (`do_send`, `tell`, `notify`).
+pub(crate) struct Tell<M>(pub(crate) M);
 
-    unsafe fn from_link(link: NonNull<Link>) -> Self {
-        Envelope {
-            node: link.cast::<Header<A>>(),
-            _owns: PhantomData,
-        }
-    }
-}
-
-/// A user message, with the reply slot of its requester (if it has one).
-pub(crate) struct MessageEnvelope<M: Message> {
+/// A user message with the reply slot of its requester (`send`).
+pub(crate) struct Ask<M: Message> {
     msg: M,
-    reply: Option<ReplySender<M::Result>>,
+    reply: ReplySender<M::Result>,
 }
 
-impl<M: Message> MessageEnvelope<M> {
-    pub(crate) fn new(msg: M, reply: Option<ReplySender<M::Result>>) -> Self {
-        MessageEnvelope { msg, reply }
+impl<A: Actor> Envelope<A> {
+    /// The envelope of a user message, with its requester's reply slot if
+    /// it has one.
+    pub(crate) fn message<M>(msg: M, reply: Option<ReplySender<M::Result>>) -> Self
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        match reply {
+            Some(reply) => Envelope::new(Ask { msg, reply }),
+            None => Envelope::new(Tell(msg)),
+        }
     }
 }
 
-impl<A, M> EnvelopeBody<A> for MessageEnvelope<M>
+impl<A, M> EnvelopeBody<A> for Tell<M>
 where
     A: Handler<M>,
     M: Message,
 {
-    fn run<'a>(
-        self,
-        act: &'a mut A,
-        ctx: &'a mut Context<A>,
-        slot: &'a mut FutureSlot,
-    ) -> Option<SlotFuture<'a>> {
-        let MessageEnvelope { msg, reply } = self;
-        match reply {
+    fn run<'a>(self, (act, ctx, slot): RunWith<'a, A>, cx: &mut TaskContext<'_>) -> Option<SlotFuture<'a>> {
+        let msg = self.0;
+        slot.start(
+            async move {
+                let _ = act.handle(msg, ctx).await;
+            },
+            cx,
+        )
+    }
+}
+
+impl<A, M> EnvelopeBody<A> for Ask<M>
+where
+    A: Handler<M>,
+    M: Message,
+{
+    fn run<'a>(self, (act, ctx, slot): RunWith<'a, A>, cx: &mut TaskContext<'_>) -> Option<SlotFuture<'a>> {
+        let Ask { msg, reply } = self;
+        if reply.is_closed() {
             // The requester gave up (dropped or timed out): as in actix, the
             // message is not handled.
-            Some(reply) if reply.is_closed() => None,
-            Some(reply) => Some(slot.put(async move {
+            return None;
+        }
+        slot.start(
+            async move {
                 let out = act.handle(msg, ctx).await;
                 reply.send(out);
-            })),
-            None => Some(slot.put(async move {
-                let _ = act.handle(msg, ctx).await;
-            })),
-        }
+            },
+            cx,
+        )
     }
 }
 
@@ -197,12 +206,7 @@ where
     A: Actor,
     F: FnOnce(&mut A, &mut Context<A>) + Send + 'static,
 {
-    fn run<'a>(
-        self,
-        act: &'a mut A,
-        ctx: &'a mut Context<A>,
-        _slot: &'a mut FutureSlot,
-    ) -> Option<SlotFuture<'a>> {
+    fn run<'a>(self, (act, ctx, _): RunWith<'a, A>, _: &mut TaskContext<'_>) -> Option<SlotFuture<'a>> {
         (self.0)(act, ctx);
         None
     }
@@ -232,15 +236,33 @@ where
     A: Actor,
     E: EnvelopeBody<A>,
 {
-    fn run<'a>(
-        self,
-        act: &'a mut A,
-        ctx: &'a mut Context<A>,
-        slot: &'a mut FutureSlot,
-    ) -> Option<SlotFuture<'a>> {
-        if !ctx.check_item(self.guard) {
+    fn run<'a>(self, with: RunWith<'a, A>, cx: &mut TaskContext<'_>) -> Option<SlotFuture<'a>> {
+        if !with.1.check_item(self.guard) {
             return None;
         }
-        self.inner.run(act, ctx, slot)
+        self.inner.run(with, cx)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_bodies_are_stored_in_place() {
+        struct Ping;
+        impl Message for Ping {
+            type Result = u64;
+        }
+        struct Big(#[allow(dead_code)] [u64; 4]);
+        impl Message for Big {
+            type Result = ();
+        }
+        assert!(fits_in_place::<Tell<Ping>>());
+        assert!(fits_in_place::<Tell<u32>>());
+        assert!(fits_in_place::<Ask<Ping>>());
+        assert!(!fits_in_place::<Tell<Big>>());
+        assert!(!fits_in_place::<Tell<u128>>());
+        assert_eq!(mem::size_of::<Envelope<crate::supervisor::Supervisor>>(), 16);
     }
 }

@@ -4,10 +4,9 @@
 //!
 //! # Design
 //!
-//! Values live in an intrusive lock-free MPSC queue (`queue.rs`: each
-//! envelope is its own node, so the queue costs two words per mailbox and no
-//! allocation per message). Everything else about the mailbox is one atomic
-//! word, `state`:
+//! Values live in a lock-free MPSC queue of small blocks (`queue.rs`:
+//! values stored in place, one allocation per block of messages).
+//! Everything else about the mailbox is one atomic word, `state`:
 //!
 //! ```text
 //!  bit 0  CLOSED     the mailbox accepts nothing more (set once, never cleared)
@@ -69,13 +68,11 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::task::{Context, Poll, Waker};
 
-use std::marker::PhantomData;
-
 use crate::atomic_waker::AtomicWaker;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::loom::sync::Mutex;
-use crate::queue::{Linked, Pop, Queue};
+use crate::queue::Queue;
 
 /// The most places the receiver takes before giving them back in `LEN`
 /// while no sender waits (see the module docs).
@@ -135,9 +132,9 @@ struct WaitList {
 }
 
 /// See the module docs.
-pub(crate) struct Mailbox<T: Linked> {
-    /// The values, linked through their own nodes.
-    queue: Queue,
+pub(crate) struct Mailbox<T> {
+    /// The values.
+    queue: Queue<T>,
     state: AtomicUsize,
     /// The bound `try_reserve` checks `LEN` against; changeable at run time.
     capacity: AtomicUsize,
@@ -151,21 +148,17 @@ pub(crate) struct Mailbox<T: Linked> {
     /// (receiver only). Giving them back in batches keeps the receiver off
     /// the senders' cache line while it drains a flood; see `publish`.
     taken: UnsafeCell<usize>,
-    /// The queue holds `T`s (as raw nodes).
-    _values: PhantomData<T>,
 }
 
 // SAFETY: the queue holds `T`s (sent across threads: `T: Send`); every other
 // field is thread-safe, and the single-consumer rule of the queue is upheld
 // by the mailbox (only the receiver, or the closer after it, pops).
-unsafe impl<T: Linked + Send> Send for Mailbox<T> {}
+unsafe impl<T: Send> Send for Mailbox<T> {}
 // SAFETY: as for `Send`; `&Mailbox` only pushes `T`s or pops them as the
 // single consumer.
-unsafe impl<T: Linked + Send> Sync for Mailbox<T> {}
+unsafe impl<T: Send> Sync for Mailbox<T> {}
 
-impl<T: Linked> Mailbox<T> {
-    /// A mailbox that must be [`init`](Self::init)ialized once it is at its
-    /// final address (inside an `Arc`) and never moved after.
+impl<T> Mailbox<T> {
     pub(crate) fn new(capacity: usize) -> Self {
         Mailbox {
             queue: Queue::new(),
@@ -175,13 +168,7 @@ impl<T: Linked> Mailbox<T> {
             rx_waker: AtomicWaker::new(),
             waiters: Mutex::new(WaitList::default()),
             taken: UnsafeCell::new(0),
-            _values: PhantomData,
         }
-    }
-
-    /// See [`new`](Self::new).
-    pub(crate) fn init(&self) {
-        self.queue.init();
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -270,30 +257,28 @@ impl<T: Linked> Mailbox<T> {
     }
 
     /// Receiver only: takes the next value, deferring its place's release.
+    #[inline]
     fn pop_deferred(&self) -> Option<T> {
         // SAFETY: only the single consumer calls this.
-        match unsafe { self.queue.pop::<T>() } {
-            Pop::Data(value) => {
-                // Small mailboxes give each place back at once.
-                let limit = (self.capacity.load(Ordering::Relaxed) / 4).clamp(1, PUBLISH_EVERY);
-                // SAFETY: only the receiver touches `taken`.
-                let taken = self.taken.with_mut(|t| unsafe {
-                    *t += 1;
-                    *t
-                });
-                // A waiting sender gets its place at once: batching only
-                // applies while nobody waits (a flood of `do_send`s, or
-                // senders that found room).
-                if taken >= limit || self.state.load(Ordering::Relaxed) & WAITERS != 0 {
-                    self.publish();
-                }
-                Some(value)
-            }
-            Pop::Empty | Pop::Inconsistent => None,
+        let value = unsafe { self.queue.pop() }?;
+        // Small mailboxes give each place back at once.
+        let limit = (self.capacity.load(Ordering::Relaxed) / 4).clamp(1, PUBLISH_EVERY);
+        // SAFETY: only the receiver touches `taken`.
+        let taken = self.taken.with_mut(|t| unsafe {
+            *t += 1;
+            *t
+        });
+        // A waiting sender gets its place at once: batching only applies
+        // while nobody waits (a flood of `do_send`s, or senders that found
+        // room).
+        if taken >= limit || self.state.load(Ordering::Relaxed) & WAITERS != 0 {
+            self.publish();
         }
+        Some(value)
     }
 
     /// Pushes a value into a place reserved with `try_reserve`/`force_reserve`.
+    #[inline]
     pub(crate) fn push(&self, value: T) {
         self.queue.push(value);
         // If closed meanwhile, the closer waits for our reserved place to be
@@ -324,13 +309,9 @@ impl<T: Linked> Mailbox<T> {
     fn pop(&self) -> Option<T> {
         // SAFETY: only the single consumer calls this (the receiver, or the
         // closer once the receiver is done; see the module docs).
-        match unsafe { self.queue.pop::<T>() } {
-            Pop::Data(value) => {
-                self.release_place();
-                Some(value)
-            }
-            Pop::Empty | Pop::Inconsistent => None,
-        }
+        let value = unsafe { self.queue.pop() }?;
+        self.release_place();
+        Some(value)
     }
 
     /// Polls for the next value, a stop request, or idleness (only when
@@ -353,6 +334,7 @@ impl<T: Linked> Mailbox<T> {
         Poll::Pending
     }
 
+    #[inline]
     fn try_recv(&self, report_idle: bool) -> Option<Recv<T>> {
         // Checked before every value, so a stop takes effect after the
         // current message (`Addr::stop` promises that).
@@ -552,20 +534,7 @@ impl<T: Linked> Mailbox<T> {
     }
 }
 
-impl<T: Linked> Drop for Mailbox<T> {
-    fn drop(&mut self) {
-        // A mailbox dropped without being closed (never started, or the
-        // process is tearing down) still owns its queued values.
-        if self.state.load(Ordering::Relaxed) & CLOSED == 0 {
-            // SAFETY: `&mut self`: no producer or other consumer remains.
-            while let Pop::Data(value) = unsafe { self.queue.pop::<T>() } {
-                drop::<T>(value);
-            }
-        }
-    }
-}
-
-impl<T: Linked> fmt::Debug for Mailbox<T> {
+impl<T> fmt::Debug for Mailbox<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.state.load(Ordering::Relaxed);
         f.debug_struct("Mailbox")
@@ -583,43 +552,32 @@ mod loom_models {
     //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p kioto-actor --lib --release --target-dir target/loom`.
 
     use super::*;
-    use crate::queue::Link;
     use loom::sync::atomic::AtomicUsize as Counter;
     use loom::sync::Arc;
     use loom::thread;
     use std::future::poll_fn;
-    use std::ptr::NonNull;
 
-    /// A queued test value: a heap node with a link, a number and an
-    /// optional drop counter, so "taken by the receiver or dropped by the
-    /// closer" can be checked exactly.
-    #[repr(C)]
-    struct Node {
-        link: Link,
+    /// A queued test value: a number and an optional drop counter, so
+    /// "taken by the receiver or dropped by the closer" can be checked
+    /// exactly.
+    struct Val {
         value: u32,
         drops: Option<Arc<Counter>>,
     }
 
-    struct Val(Box<Node>);
-
     impl Val {
         fn new(value: u32) -> Self {
-            Val(Box::new(Node {
-                link: Link::new(),
-                value,
-                drops: None,
-            }))
+            Val { value, drops: None }
         }
         fn counted(drops: Arc<Counter>) -> Self {
-            Val(Box::new(Node {
-                link: Link::new(),
+            Val {
                 value: 0,
                 drops: Some(drops),
-            }))
+            }
         }
     }
 
-    impl Drop for Node {
+    impl Drop for Val {
         fn drop(&mut self) {
             if let Some(d) = &self.drops {
                 d.fetch_add(1, Ordering::Relaxed);
@@ -627,22 +585,8 @@ mod loom_models {
         }
     }
 
-    // SAFETY: the link is at offset 0 of the `#[repr(C)]` node; ownership
-    // passes through the pointer.
-    unsafe impl Linked for Val {
-        fn into_link(self) -> NonNull<Link> {
-            NonNull::from(Box::leak(self.0)).cast()
-        }
-        unsafe fn from_link(link: NonNull<Link>) -> Self {
-            // SAFETY: the caller's contract.
-            Val(unsafe { Box::from_raw(link.as_ptr().cast()) })
-        }
-    }
-
     fn mailbox(capacity: usize) -> Arc<Mailbox<Val>> {
-        let mb = Arc::new(Mailbox::new(capacity));
-        mb.init();
-        mb
+        Arc::new(Mailbox::new(capacity))
     }
 
     /// Two senders and one receiver: every value sent is received, and the
@@ -666,7 +610,7 @@ mod loom_models {
             let mut got = Vec::new();
             loom::future::block_on(poll_fn(|cx| loop {
                 match mb.poll_recv(cx, true) {
-                    Poll::Ready(Recv::Value(v)) => got.push(v.0.value),
+                    Poll::Ready(Recv::Value(v)) => got.push(v.value),
                     Poll::Ready(Recv::Idle) => return Poll::Ready(()),
                     Poll::Ready(Recv::Stop) => unreachable!(),
                     Poll::Pending => return Poll::Pending,
@@ -732,9 +676,9 @@ mod loom_models {
                     mb.push(Val::new(2));
                 })
             };
-            assert_eq!(mb.try_pop().map(|v| v.0.value), Some(1));
+            assert_eq!(mb.try_pop().map(|v| v.value), Some(1));
             let v = loom::future::block_on(poll_fn(|cx| match mb.poll_recv(cx, false) {
-                Poll::Ready(Recv::Value(v)) => Poll::Ready(v.0.value),
+                Poll::Ready(Recv::Value(v)) => Poll::Ready(v.value),
                 Poll::Ready(_) => unreachable!(),
                 Poll::Pending => Poll::Pending,
             }));
@@ -767,7 +711,7 @@ mod loom_models {
             loom::future::block_on(poll_fn(|cx| loop {
                 match mb.poll_recv(cx, false) {
                     Poll::Ready(Recv::Value(v)) => {
-                        got.push(v.0.value);
+                        got.push(v.value);
                         if got.len() == 9 {
                             return Poll::Ready(());
                         }

@@ -5,9 +5,10 @@
 //! [`run_actor`] is an `async fn`; its state machine is the actor task's
 //! state. It runs `started`, then loops: take the next envelope (or stop
 //! request, or the news that nobody can reach the actor any more), build its
-//! handler future in the per-actor [`FutureSlot`], await it, repeat. Awaiting
-//! a handler that is ready at once costs nothing, so when messages are
-//! queued the loop handles a whole batch within one poll of the task; the
+//! handler future in the per-actor [`FutureSlot`] and poll it once there
+//! ([`FutureSlot::start`]: most handlers finish then, at the cost of one
+//! typed call), await the rest, repeat. So when messages are queued the loop
+//! handles a whole batch within one poll of the task; the
 //! mailbox future spends one unit of the runtime's cooperative budget per
 //! message, so a flooded actor still yields after a budget's worth and never
 //! starves the other tasks of its worker.
@@ -115,7 +116,8 @@ pub(crate) fn run_actor<A: Actor>(
 
         ctx.state = ActorState::Started;
         let (a, c, s) = (&mut act, &mut ctx, &mut slot);
-        if let Err(panic) = drive(catch(move || s.put(a.started(c))), &cell).await {
+        let started = with_cx(move |cx| catch(move || s.start(a.started(c), cx))).await;
+        if let Err(panic) = drive(started, &cell).await {
             return panicked::<A>(panic);
         }
         if ctx.state == ActorState::Started {
@@ -137,11 +139,14 @@ pub(crate) fn run_actor<A: Actor>(
                         ctx.state = ActorState::Stopping;
                         let mut running = Running::Stop;
                         let (a, c, s, r) = (&mut act, &mut ctx, &mut slot, &mut running);
-                        let hook = catch(move || {
-                            let stopping = a.stopping(c);
-                            s.put(async move { *r = stopping.await })
-                        });
-                        if let Err(panic) = drive(hook, &cell).await {
+                        let started = with_cx(move |cx| {
+                            catch(move || {
+                                let stopping = a.stopping(c);
+                                s.start(async move { *r = stopping.await }, cx)
+                            })
+                        })
+                        .await;
+                        if let Err(panic) = drive(started, &cell).await {
                             return panicked::<A>(panic);
                         }
                         match running {
@@ -164,13 +169,13 @@ pub(crate) fn run_actor<A: Actor>(
             match next {
                 Recv::Value(env) => {
                     idle_refused = false;
-                    let (a, c, s) = (&mut act, &mut ctx, &mut slot);
-                    let fut = match catch(move || env.run(a, c, s)) {
-                        Ok(Some(fut)) => fut,
-                        Ok(None) => continue,
-                        Err(panic) => break StopReason::Panicked(panic),
-                    };
-                    if let Err(panic) = drive(Ok(fut), &cell).await {
+                    let with = (&mut act, &mut ctx, &mut slot);
+                    // Most handlers finish on their first poll, right here.
+                    let started = with_cx(move |cx| catch(move || env.run(with, cx))).await;
+                    if let Ok(None) = started {
+                        continue;
+                    }
+                    if let Err(panic) = drive(started, &cell).await {
                         break StopReason::Panicked(panic);
                     }
                 }
@@ -194,7 +199,8 @@ pub(crate) fn run_actor<A: Actor>(
         ctx.abort_items();
         ctx.state = ActorState::Stopped;
         let (a, c, s) = (&mut act, &mut ctx, &mut slot);
-        if let Err(panic) = drive(catch(move || s.put(a.stopped(c))), &cell).await {
+        let started = with_cx(move |cx| catch(move || s.start(a.stopped(c), cx))).await;
+        if let Err(panic) = drive(started, &cell).await {
             return panicked::<A>(panic);
         }
         if let Err(panic) = catch(move || drop(act)) {
@@ -209,16 +215,26 @@ fn panicked<A: Actor>(panic: String) -> StopReason {
     StopReason::Panicked(panic)
 }
 
-/// Drives a handler or hook future built in the slot (or the panic of
-/// building it) under `catch_unwind`, its drop included. Hooks go through the
-/// slot like handlers, so the actor task's own state stays small.
+/// Drives a handler or hook future to completion under `catch_unwind`, its
+/// drop included: `started` is what [`FutureSlot::start`] (under `catch`)
+/// gave, so the future has been polled once and, if still there, will wake
+/// the task. Hooks go through the slot like handlers, so the actor task's own
+/// state stays small.
 async fn drive<A: Actor>(
-    fut: Result<SlotFuture<'_>, String>,
+    started: Result<Option<SlotFuture<'_>>, String>,
     cell: &ActorCell<A>,
 ) -> Result<(), String> {
-    let mut fut = CatchUnwind(fut?);
+    let Some(fut) = started? else {
+        return Ok(());
+    };
+    let mut fut = CatchUnwind(fut);
+    let mut polled_once = true;
     let res = poll_fn(|cx| {
-        let res = Pin::new(&mut fut).poll(cx);
+        let res = if std::mem::take(&mut polled_once) {
+            Poll::Pending
+        } else {
+            Pin::new(&mut fut).poll(cx)
+        };
         if res.is_pending() {
             // About to wait: give back the mailbox places taken so far.
             cell.mailbox.publish();
@@ -228,6 +244,17 @@ async fn drive<A: Actor>(
     .await;
     let dropped = catch(move || drop(fut));
     res.and(dropped)
+}
+
+/// Calls `f` with the task's context on the first poll: synchronous work
+/// that needs a `Context` (polling a handler once) from `async` code.
+fn with_cx<R>(f: impl FnOnce(&mut TaskContext<'_>) -> R) -> impl Future<Output = R> {
+    let mut f = Some(f);
+    poll_fn(move |cx| match f.take() {
+        Some(f) => Poll::Ready(f(cx)),
+        // `run_actor` awaits it once and never polls it again.
+        None => Poll::Pending,
+    })
 }
 
 /// The mailbox as a leaf future: one unit of coop budget per item taken.

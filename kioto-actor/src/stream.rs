@@ -12,11 +12,13 @@ use std::pin::pin;
 
 use futures_core::Stream;
 
+use std::task::Context as TaskContext;
+
 use crate::actor::Actor;
 use crate::context::Context;
-use crate::envelope::{Envelope, EnvelopeBody, Guarded};
+use crate::envelope::{Envelope, EnvelopeBody, Guarded, RunWith};
 use crate::reply::{self, ReplySender};
-use crate::slot::{FutureSlot, SlotFuture};
+use crate::slot::SlotFuture;
 use crate::timer::SpawnHandle;
 
 /// How an actor handles the items of a stream added with
@@ -80,18 +82,20 @@ where
 {
     fn run<'a>(
         self,
-        act: &'a mut A,
-        ctx: &'a mut Context<A>,
-        slot: &'a mut FutureSlot,
+        (act, ctx, slot): RunWith<'a, A>,
+        cx: &mut TaskContext<'_>,
     ) -> Option<SlotFuture<'a>> {
-        Some(match self.0 {
-            StreamEvent::Started => slot.put(StreamHandler::<I>::started(act, ctx)),
-            StreamEvent::Item(item, ack) => slot.put(async move {
-                StreamHandler::handle(act, item, ctx).await;
-                ack.send(());
-            }),
-            StreamEvent::Finished => slot.put(StreamHandler::<I>::finished(act, ctx)),
-        })
+        match self.0 {
+            StreamEvent::Started => slot.start(StreamHandler::<I>::started(act, ctx), cx),
+            StreamEvent::Item(item, ack) => slot.start(
+                async move {
+                    StreamHandler::handle(act, item, ctx).await;
+                    ack.send(());
+                },
+                cx,
+            ),
+            StreamEvent::Finished => slot.start(StreamHandler::<I>::finished(act, ctx), cx),
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 
 use crate::actor::Actor;
 use crate::context::Context;
-use crate::envelope::{Envelope, EnvelopeBody, FnEnvelope, Guarded, MessageEnvelope};
+use crate::envelope::{Envelope, EnvelopeBody, FnEnvelope, Guarded, Tell};
 use crate::handler::{Handler, Message};
 
 /// Identifies a timer, stream or spawned future of an actor, for
@@ -39,7 +39,7 @@ where
     A: Handler<M>,
     M: Message,
 {
-    deliver_later(ctx, delay, MessageEnvelope::new(msg, None))
+    deliver_later(ctx, delay, Tell(msg))
 }
 
 /// The one-shot timer behind `run_later` and `notify_later`: after `delay`,

@@ -37,7 +37,7 @@ pub use request::{RecipientRequest, Request};
 
 use crate::actor::Actor;
 use crate::cell::{ActorCell, ActorId};
-use crate::envelope::{Envelope, MessageEnvelope};
+use crate::envelope::Envelope;
 use crate::error::SendError;
 use crate::handler::{Handler, Message};
 use crate::mailbox::{Reserve, WaitSlot};
@@ -273,8 +273,7 @@ where
     }
 
     fn push(&self, msg: M, reply: Option<ReplySender<M::Result>>) {
-        self.mailbox
-            .push(Envelope::new(MessageEnvelope::new(msg, reply)));
+        self.mailbox.push(Envelope::message(msg, reply));
     }
 
     fn do_send(&self, msg: M) {

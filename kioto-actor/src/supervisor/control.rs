@@ -8,15 +8,16 @@
 //! for space) and handled one at a time, like any actor's messages, which
 //! is what serializes every decision a supervisor takes.
 
+use std::task::Context as TaskContext;
+
 use kioto_rt::sync::oneshot;
 
 use super::error::SupervisorError;
 use super::spec::ChildSpec;
 use super::tree::ChildInfo;
 use super::Supervisor;
-use crate::context::Context;
-use crate::envelope::EnvelopeBody;
-use crate::slot::{FutureSlot, SlotFuture};
+use crate::envelope::{EnvelopeBody, RunWith};
+use crate::slot::SlotFuture;
 use crate::watch::StopReason;
 
 /// The reply of a run-time request.
@@ -43,10 +44,9 @@ pub(super) enum Internal {
 impl EnvelopeBody<Supervisor> for Internal {
     fn run<'a>(
         self,
-        act: &'a mut Supervisor,
-        ctx: &'a mut Context<Supervisor>,
-        slot: &'a mut FutureSlot,
+        (act, ctx, slot): RunWith<'a, Supervisor>,
+        cx: &mut TaskContext<'_>,
     ) -> Option<SlotFuture<'a>> {
-        Some(slot.put(act.handle(self, ctx)))
+        slot.start(act.handle(self, ctx), cx)
     }
 }
