@@ -38,7 +38,7 @@ use crate::address::Addr;
 use crate::cell::ActorCell;
 use crate::context::{Context, StopCmd};
 use crate::coop;
-use crate::envelope::Envelope;
+use crate::envelope::RunWith;
 use crate::mailbox::Recv;
 use crate::panic::{catch, CatchUnwind};
 use crate::slot::{FutureSlot, SlotFuture};
@@ -165,31 +165,31 @@ pub(crate) fn run_actor<A: Actor>(
                 }
             }
 
-            let next = poll_fn(|cx| poll_next(&cell, cx, !idle_refused)).await;
-            match next {
-                Recv::Value(env) => {
-                    idle_refused = false;
-                    let with = (&mut act, &mut ctx, &mut slot);
-                    // Most handlers finish on their first poll, right here.
-                    let started = with_cx(move |cx| catch(move || env.run(with, cx))).await;
-                    if let Ok(None) = started {
+            // A block, so the batch (which borrows the actor) ends before
+            // `ctx` is used below.
+            let idle = {
+                let batch = HandleReady {
+                    cell: &cell,
+                    with: Some((&mut act, &mut ctx, &mut slot)),
+                    idle_refused: &mut idle_refused,
+                }
+                .await;
+                match batch {
+                    Batch::StopAsked => continue,
+                    Batch::Suspended(fut) => {
+                        if let Err(panic) = drive(Ok(Some(fut)), &cell).await {
+                            break StopReason::Panicked(panic);
+                        }
                         continue;
                     }
-                    if let Err(panic) = drive(started, &cell).await {
-                        break StopReason::Panicked(panic);
-                    }
+                    Batch::Panicked(panic) => break StopReason::Panicked(panic),
+                    Batch::StopRequested => false,
+                    Batch::Idle => true,
                 }
-                Recv::Stop => {
-                    if ctx.stop.is_none() {
-                        ctx.stop = Some(StopCmd::Stop);
-                    }
-                }
-                Recv::Idle => {
-                    idle_refused = true;
-                    if ctx.stop.is_none() {
-                        ctx.stop = Some(StopCmd::Stop);
-                    }
-                }
+            };
+            idle_refused |= idle;
+            if ctx.stop.is_none() {
+                ctx.stop = Some(StopCmd::Stop);
             }
         };
 
@@ -257,16 +257,73 @@ fn with_cx<R>(f: impl FnOnce(&mut TaskContext<'_>) -> R) -> impl Future<Output =
     })
 }
 
-/// The mailbox as a leaf future: one unit of coop budget per item taken.
-fn poll_next<A: Actor>(
-    cell: &Arc<ActorCell<A>>,
-    cx: &mut TaskContext<'_>,
-    report_idle: bool,
-) -> Poll<Recv<Envelope<A>>> {
-    let budget = ready!(coop::poll_proceed(cx));
-    let found = ready!(cell.mailbox.poll_recv(cx, report_idle));
-    budget.made_progress();
-    Poll::Ready(found)
+/// Where [`HandleReady`] stopped.
+enum Batch<'a> {
+    /// A handler asked the actor to stop (`ctx.stop` is set).
+    StopAsked,
+    /// A handler did not finish on its first poll: drive it to the end.
+    Suspended(SlotFuture<'a>),
+    /// A handler panicked.
+    Panicked(String),
+    /// `Addr::stop` was called.
+    StopRequested,
+    /// Nobody can reach the actor any more (`Recv::Idle`).
+    Idle,
+}
+
+/// The actor loop's fast path: takes queued messages and runs their
+/// handlers one after another, as long as each finishes on its first poll,
+/// within one poll of the task: one unit of coop budget per message (the
+/// mailbox is a leaf future), one `catch_unwind` per handler, and no other
+/// machinery per message.
+struct HandleReady<'a, A: Actor> {
+    cell: &'a ActorCell<A>,
+    /// `None` once handed out with a suspended handler.
+    with: Option<RunWith<'a, A>>,
+    /// See `run_actor`; cleared by any message.
+    idle_refused: &'a mut bool,
+}
+
+impl<'a, A: Actor> Future for HandleReady<'a, A> {
+    type Output = Batch<'a>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Batch<'a>> {
+        let this = self.get_mut();
+        let Some((act, ctx, slot)) = this.with.as_mut() else {
+            // `run_actor` awaits it once and never polls it again.
+            return Poll::Pending;
+        };
+        loop {
+            let budget = ready!(coop::poll_proceed(cx));
+            let found = ready!(this.cell.mailbox.poll_recv(cx, !*this.idle_refused));
+            budget.made_progress();
+            let env = match found {
+                Recv::Value(env) => env,
+                Recv::Stop => return Poll::Ready(Batch::StopRequested),
+                Recv::Idle => return Poll::Ready(Batch::Idle),
+            };
+            *this.idle_refused = false;
+            let (act_ptr, ctx_ptr, slot_ptr): (*mut A, *mut Context<A>, *mut FutureSlot) =
+                (&mut **act, &mut **ctx, &mut **slot);
+            // SAFETY: borrows for `'a` of what `with` borrows for `'a`. They
+            // are the only ones used while they live: if the handler is
+            // suspended, they move out with it and `with` is dropped unused;
+            // otherwise they are dead when `run` returns, before `ctx` is
+            // used again below. (Returning a reborrow of `with` from this
+            // loop is what today's borrow checker cannot express.)
+            let with: RunWith<'a, A> = unsafe { (&mut *act_ptr, &mut *ctx_ptr, &mut *slot_ptr) };
+            let cx = &mut *cx;
+            match catch(move || env.run(with, cx)) {
+                Ok(None) if ctx.stop.is_some() => return Poll::Ready(Batch::StopAsked),
+                Ok(None) => {}
+                Ok(Some(fut)) => {
+                    this.with = None;
+                    return Poll::Ready(Batch::Suspended(fut));
+                }
+                Err(panic) => return Poll::Ready(Batch::Panicked(panic)),
+            }
+        }
+    }
 }
 
 #[cfg(all(test, not(loom)))]
