@@ -34,20 +34,20 @@
 //! A producer may still be walking a block (it loaded `block_tail` before it
 //! moved) when the consumer is done with it. The producer that moves
 //! `block_tail` past a block therefore *releases* it: it reads
-//! `tail_position` after its move and stores that as the block's
-//! `observed_tail`. Every producer that could have loaded the old
+//! `tail_position` after its move and stores that in the block's
+//! `released_at`. Every producer that could have loaded the old
 //! `block_tail` claimed its position before that read (all of these
 //! operations are `SeqCst`, so they fall in one order: claim, load tail,
 //! move tail, read position). The consumer frees a released block only once
-//! it has read every position below `observed_tail`: each of those
+//! it has read every position below `released_at`: each of those
 //! producers wrote its value, so it finished walking before that.
 //! Unreleased blocks and the block being read are never freed until the
 //! queue is dropped.
 //!
 //! # Who may touch what
 //!
-//! - `tail_position`, `block_tail`, a block's `next`, `released`,
-//!   `observed_tail`, and the slot a producer claimed: producers, atomically.
+//! - `tail_position`, `block_tail`, a block's `next` and `released_at`, and
+//!   the slot a producer claimed: producers, atomically.
 //! - `rx` and reading slots: the single consumer only. The mailbox guarantees
 //!   one consumer at a time (the actor task, or the closer once that task is
 //!   done).
@@ -65,23 +65,19 @@ pub(crate) const BLOCK_CAP: usize = 4;
 #[cfg(loom)]
 pub(crate) const BLOCK_CAP: usize = 2;
 
-struct Slot<T> {
-    value: UnsafeCell<MaybeUninit<T>>,
-    /// Set once the value is written; never cleared (a block is freed, not
-    /// reused).
-    ready: AtomicBool,
-}
-
 struct Block<T> {
     /// The position of the first slot; fixed before the block is linked.
     start: usize,
     next: AtomicPtr<Block<T>>,
-    /// Set by the producer that moved `block_tail` past this block, after
-    /// storing `observed_tail`.
-    released: AtomicBool,
-    /// `tail_position` as read right after `block_tail` moved past us.
-    observed_tail: AtomicUsize,
-    slots: [Slot<T>; BLOCK_CAP],
+    /// 0 until the producer that moved `block_tail` past this block stores
+    /// `tail_position` as it read it right after (never 0: that producer's
+    /// own position lies beyond this block).
+    released_at: AtomicUsize,
+    /// `ready[i]`: slot `i` is written. Set once, never cleared (a block is
+    /// freed, not reused). Kept together, not beside each value, so a slot
+    /// is just its value: an idle actor keeps one block.
+    ready: [AtomicBool; BLOCK_CAP],
+    slots: [UnsafeCell<MaybeUninit<T>>; BLOCK_CAP],
 }
 
 impl<T> Block<T> {
@@ -89,12 +85,9 @@ impl<T> Block<T> {
         let block = Box::new(Block {
             start,
             next: AtomicPtr::new(ptr::null_mut()),
-            released: AtomicBool::new(false),
-            observed_tail: AtomicUsize::new(0),
-            slots: std::array::from_fn(|_| Slot {
-                value: UnsafeCell::new(MaybeUninit::uninit()),
-                ready: AtomicBool::new(false),
-            }),
+            released_at: AtomicUsize::new(0),
+            ready: std::array::from_fn(|_| AtomicBool::new(false)),
+            slots: std::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
         });
         NonNull::from(Box::leak(block))
     }
@@ -102,7 +95,7 @@ impl<T> Block<T> {
     /// Whether every slot has been written (nobody will claim into it again:
     /// positions only grow).
     fn is_full(&self) -> bool {
-        self.slots.iter().all(|s| s.ready.load(Ordering::Acquire))
+        self.ready.iter().all(|r| r.load(Ordering::Acquire))
     }
 
     fn contains(&self, pos: usize) -> bool {
@@ -168,11 +161,12 @@ impl<T> Queue<T> {
         let block = self.find_block(pos);
         // SAFETY: `find_block` returns the live block holding `pos` (it
         // cannot be freed before our slot is written and read).
-        let slot = unsafe { &block.as_ref().slots[pos - block.as_ref().start] };
+        let block = unsafe { block.as_ref() };
+        let i = pos - block.start;
         // SAFETY: position `pos` was claimed by us alone, and the consumer
-        // does not read the slot before `ready` is set.
-        slot.value.with_mut(|v| unsafe { (*v).write(value) });
-        slot.ready.store(true, Ordering::Release);
+        // does not read the slot before its `ready` flag is set.
+        block.slots[i].with_mut(|v| unsafe { (*v).write(value) });
+        block.ready[i].store(true, Ordering::Release);
     }
 
     /// The block holding `pos`, linking blocks as needed and moving
@@ -204,8 +198,7 @@ impl<T> Queue<T> {
                     Ok(_) => {
                         loom_seq_cst_fence();
                         let observed = self.tail_position.load(Ordering::SeqCst);
-                        block.observed_tail.store(observed, Ordering::Relaxed);
-                        block.released.store(true, Ordering::Release);
+                        block.released_at.store(observed, Ordering::Release);
                     }
                     Err(_) => may_advance = false,
                 }
@@ -265,8 +258,8 @@ impl<T> Queue<T> {
             // SAFETY: as above.
             head = unsafe { next.as_ref() };
         }
-        let slot = &head.slots[rx.index - head.start];
-        if !slot.ready.load(Ordering::Acquire) {
+        let i = rx.index - head.start;
+        if !head.ready[i].load(Ordering::Acquire) {
             // Blocks released since our last look can go now.
             // SAFETY: the caller is the single consumer.
             unsafe { Self::free_released(rx) };
@@ -274,7 +267,7 @@ impl<T> Queue<T> {
         }
         // SAFETY: `ready` (acquired) says the value is written; positions
         // are read once, so it is moved out exactly once.
-        let value = slot.value.with(|v| unsafe { (*v).assume_init_read() });
+        let value = head.slots[i].with(|v| unsafe { (*v).assume_init_read() });
         rx.index += 1;
         if !head.contains(rx.index) {
             // SAFETY: the caller is the single consumer.
@@ -307,9 +300,8 @@ impl<T> Queue<T> {
         while rx.free_head != rx.head {
             // SAFETY: blocks from `free_head` on are live until freed here.
             let block = unsafe { rx.free_head.as_ref() };
-            if !block.released.load(Ordering::Acquire)
-                || block.observed_tail.load(Ordering::Relaxed) > rx.index
-            {
+            let released_at = block.released_at.load(Ordering::Acquire);
+            if released_at == 0 || released_at > rx.index {
                 return;
             }
             // Behind `head`, so its successor is linked.
@@ -335,8 +327,8 @@ impl<T> Drop for Queue<T> {
                 while !current.is_null() {
                     let block = Box::from_raw(current);
                     for (i, slot) in block.slots.iter().enumerate() {
-                        if block.start + i >= rx.index && slot.ready.load(Ordering::Relaxed) {
-                            slot.value.with_mut(|v| (*v).assume_init_drop());
+                        if block.start + i >= rx.index && block.ready[i].load(Ordering::Relaxed) {
+                            slot.with_mut(|v| (*v).assume_init_drop());
                         }
                     }
                     current = block.next.load(Ordering::Relaxed);
