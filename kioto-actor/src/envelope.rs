@@ -18,11 +18,13 @@
 //! panicked handler or a stopped actor answer requesters.
 
 use std::mem::{self, ManuallyDrop, MaybeUninit};
+use std::ptr::NonNull;
 use std::task::Context as TaskContext;
 
 use crate::actor::Actor;
 use crate::context::Context;
 use crate::handler::{Handler, Message};
+use crate::queue::SlotValue;
 use crate::reply::ReplySender;
 use crate::slot::{FutureSlot, SlotFuture};
 
@@ -126,6 +128,26 @@ impl<A: Actor> Envelope<A> {
         // SAFETY: the payload holds the body `op` was made for; `this` is
         // never dropped, so the body is taken exactly once.
         unsafe { (this.op)(&mut this.payload, Some((with, cx))) }
+    }
+}
+
+// SAFETY: an envelope is its operation (a function pointer: never null) and
+// its payload, and both words are given back as they were taken.
+unsafe impl<A: Actor> SlotValue for Envelope<A> {
+    fn into_words(self) -> (NonNull<()>, MaybeUninit<usize>) {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: a function pointer is never null.
+        let op = unsafe { NonNull::new_unchecked(this.op as *mut ()) };
+        (op, this.payload)
+    }
+
+    unsafe fn from_words(tag: NonNull<()>, payload: MaybeUninit<usize>) -> Self {
+        Envelope {
+            // SAFETY: the caller's contract: `tag` is an `OpFn<A>` from
+            // `into_words`, and a pointer of the same size.
+            op: unsafe { mem::transmute::<*mut (), OpFn<A>>(tag.as_ptr()) },
+            payload,
+        }
     }
 }
 

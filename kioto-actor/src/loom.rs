@@ -7,9 +7,7 @@
 mod imp {
     pub(crate) mod sync {
         pub(crate) mod atomic {
-            pub(crate) use std::sync::atomic::{
-                fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering,
-            };
+            pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicUsize, Ordering};
         }
 
         /// A mutex whose `lock` never fails (no code of ours panics while
@@ -58,9 +56,7 @@ mod imp {
 mod imp {
     pub(crate) mod sync {
         pub(crate) mod atomic {
-            pub(crate) use loom::sync::atomic::{
-                fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering,
-            };
+            pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicUsize, Ordering};
         }
 
         /// loom's mutex behind the std build's never-failing API.

@@ -52,18 +52,58 @@
 //!   one consumer at a time (the actor task, or the closer once that task is
 //!   done).
 
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ptr::{self, NonNull};
 
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
-/// Slots per block. Small, because an idle actor keeps one block; loom runs
-/// with two so its models cross block boundaries.
+/// Slots per block (a slot is two words). Small, because an idle actor
+/// keeps one block, but not smaller: a block of four (96 bytes) falls into
+/// glibc's fastbins, whose churn between the sender's and the actor's
+/// threads doubled the time of a `do_send` flood. loom runs with two so its
+/// models cross block boundaries.
 #[cfg(not(loom))]
-pub(crate) const BLOCK_CAP: usize = 4;
+pub(crate) const BLOCK_CAP: usize = 8;
 #[cfg(loom)]
 pub(crate) const BLOCK_CAP: usize = 2;
+
+/// A value the queue stores in place as two words, the first a non-null
+/// pointer. A producer writes the second word, then stores the first with
+/// `Release`: a non-null first word is the slot's "written" flag, in the
+/// slot's own cache line, so the consumer's look at the flag fetches the
+/// value with it.
+///
+/// # Safety
+///
+/// `from_words` must rebuild exactly the value `into_words` took apart.
+pub(crate) unsafe trait SlotValue: Sized {
+    fn into_words(self) -> (NonNull<()>, MaybeUninit<usize>);
+
+    /// # Safety
+    ///
+    /// The words came from `into_words` of this type, once.
+    unsafe fn from_words(tag: NonNull<()>, rest: MaybeUninit<usize>) -> Self;
+}
+
+// SAFETY: the box's pointer is non-null and is the whole value.
+unsafe impl<T> SlotValue for Box<T> {
+    fn into_words(self) -> (NonNull<()>, MaybeUninit<usize>) {
+        (NonNull::from(Box::leak(self)).cast(), MaybeUninit::uninit())
+    }
+
+    unsafe fn from_words(tag: NonNull<()>, _: MaybeUninit<usize>) -> Self {
+        // SAFETY: the caller's contract: `tag` is a leaked `Box<T>`.
+        unsafe { Box::from_raw(tag.cast::<T>().as_ptr()) }
+    }
+}
+
+struct Slot {
+    /// Null until written; see [`SlotValue`].
+    tag: AtomicPtr<()>,
+    rest: UnsafeCell<MaybeUninit<usize>>,
+}
 
 struct Block<T> {
     /// The position of the first slot; fixed before the block is linked.
@@ -73,11 +113,10 @@ struct Block<T> {
     /// `tail_position` as it read it right after (never 0: that producer's
     /// own position lies beyond this block).
     released_at: AtomicUsize,
-    /// `ready[i]`: slot `i` is written. Set once, never cleared (a block is
-    /// freed, not reused). Kept together, not beside each value, so a slot
-    /// is just its value: an idle actor keeps one block.
-    ready: [AtomicBool; BLOCK_CAP],
-    slots: [UnsafeCell<MaybeUninit<T>>; BLOCK_CAP],
+    /// Written once each, never cleared (a block is freed, not reused).
+    slots: [Slot; BLOCK_CAP],
+    /// The slots hold `T`s.
+    _values: PhantomData<T>,
 }
 
 impl<T> Block<T> {
@@ -86,8 +125,11 @@ impl<T> Block<T> {
             start,
             next: AtomicPtr::new(ptr::null_mut()),
             released_at: AtomicUsize::new(0),
-            ready: std::array::from_fn(|_| AtomicBool::new(false)),
-            slots: std::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
+            slots: std::array::from_fn(|_| Slot {
+                tag: AtomicPtr::new(ptr::null_mut()),
+                rest: UnsafeCell::new(MaybeUninit::uninit()),
+            }),
+            _values: PhantomData,
         });
         NonNull::from(Box::leak(block))
     }
@@ -95,7 +137,9 @@ impl<T> Block<T> {
     /// Whether every slot has been written (nobody will claim into it again:
     /// positions only grow).
     fn is_full(&self) -> bool {
-        self.ready.iter().all(|r| r.load(Ordering::Acquire))
+        self.slots
+            .iter()
+            .all(|s| !s.tag.load(Ordering::Acquire).is_null())
     }
 
     fn contains(&self, pos: usize) -> bool {
@@ -125,7 +169,7 @@ struct Rx<T> {
 }
 
 /// See the module docs.
-pub(crate) struct Queue<T> {
+pub(crate) struct Queue<T: SlotValue> {
     /// The next position a producer claims.
     tail_position: AtomicUsize,
     /// A block at or before the one holding `tail_position`.
@@ -135,12 +179,12 @@ pub(crate) struct Queue<T> {
 
 // SAFETY: values cross threads (`T: Send`); blocks are shared through
 // atomics and the single-consumer rule, documented above.
-unsafe impl<T: Send> Send for Queue<T> {}
+unsafe impl<T: SlotValue + Send> Send for Queue<T> {}
 // SAFETY: as for `Send`: `&Queue` pushes `T`s from any thread and pops them
 // on the single consumer.
-unsafe impl<T: Send> Sync for Queue<T> {}
+unsafe impl<T: SlotValue + Send> Sync for Queue<T> {}
 
-impl<T> Queue<T> {
+impl<T: SlotValue> Queue<T> {
     pub(crate) fn new() -> Self {
         let first = Block::alloc(0);
         Queue {
@@ -162,11 +206,12 @@ impl<T> Queue<T> {
         // SAFETY: `find_block` returns the live block holding `pos` (it
         // cannot be freed before our slot is written and read).
         let block = unsafe { block.as_ref() };
-        let i = pos - block.start;
+        let slot = &block.slots[pos - block.start];
+        let (tag, rest) = value.into_words();
         // SAFETY: position `pos` was claimed by us alone, and the consumer
-        // does not read the slot before its `ready` flag is set.
-        block.slots[i].with_mut(|v| unsafe { (*v).write(value) });
-        block.ready[i].store(true, Ordering::Release);
+        // does not read the slot before its tag is set.
+        slot.rest.with_mut(|r| unsafe { *r = rest });
+        slot.tag.store(tag.as_ptr(), Ordering::Release);
     }
 
     /// The block holding `pos`, linking blocks as needed and moving
@@ -258,16 +303,16 @@ impl<T> Queue<T> {
             // SAFETY: as above.
             head = unsafe { next.as_ref() };
         }
-        let i = rx.index - head.start;
-        if !head.ready[i].load(Ordering::Acquire) {
+        let slot = &head.slots[rx.index - head.start];
+        let Some(tag) = NonNull::new(slot.tag.load(Ordering::Acquire)) else {
             // Blocks released since our last look can go now.
             // SAFETY: the caller is the single consumer.
             unsafe { Self::free_released(rx) };
             return None;
-        }
-        // SAFETY: `ready` (acquired) says the value is written; positions
-        // are read once, so it is moved out exactly once.
-        let value = head.slots[i].with(|v| unsafe { (*v).assume_init_read() });
+        };
+        // SAFETY: the tag (acquired) says the value is written; positions
+        // are read once, so it is taken exactly once.
+        let value = unsafe { T::from_words(tag, slot.rest.with(|r| *r)) };
         rx.index += 1;
         if !head.contains(rx.index) {
             // SAFETY: the caller is the single consumer.
@@ -315,7 +360,7 @@ impl<T> Queue<T> {
     }
 }
 
-impl<T> Drop for Queue<T> {
+impl<T: SlotValue> Drop for Queue<T> {
     fn drop(&mut self) {
         self.rx.with_mut(|rx| {
             // SAFETY: `&mut self`: no producer or consumer remains, so every
@@ -327,8 +372,9 @@ impl<T> Drop for Queue<T> {
                 while !current.is_null() {
                     let block = Box::from_raw(current);
                     for (i, slot) in block.slots.iter().enumerate() {
-                        if block.start + i >= rx.index && block.ready[i].load(Ordering::Relaxed) {
-                            slot.with_mut(|v| (*v).assume_init_drop());
+                        let tag = NonNull::new(slot.tag.load(Ordering::Relaxed));
+                        if let (true, Some(tag)) = (block.start + i >= rx.index, tag) {
+                            drop(T::from_words(tag, slot.rest.with(|r| *r)));
                         }
                     }
                     current = block.next.load(Ordering::Relaxed);
@@ -356,7 +402,7 @@ mod tests {
         let drops = Arc::new(StdCounter::new(0));
         let q = Queue::new();
         for i in 0..(BLOCK_CAP as u64 * 5 + 3) {
-            q.push(Counted(i, drops.clone()));
+            q.push(Box::new(Counted(i, drops.clone())));
         }
         for i in 0..(BLOCK_CAP as u64 * 3 + 1) {
             // SAFETY: one consumer.
@@ -375,7 +421,7 @@ mod tests {
                 let q = q.clone();
                 std::thread::spawn(move || {
                     for i in 0..PER {
-                        q.push((p, i));
+                        q.push(Box::new((p, i)));
                     }
                 })
             })
@@ -384,7 +430,7 @@ mod tests {
         let mut got = 0;
         while got < 4 * PER {
             // SAFETY: this thread is the only consumer.
-            match unsafe { q.pop() } {
+            match unsafe { q.pop() }.map(|b| *b) {
                 Some((p, i)) => {
                     assert_eq!(next[p as usize], i, "producer {p} out of order");
                     next[p as usize] += 1;
@@ -426,13 +472,13 @@ mod loom_models {
                     let q = q.clone();
                     thread::spawn(move || {
                         for i in 0..3u32 {
-                            q.push((p, i));
+                            q.push(Box::new((p, i)));
                         }
                     })
                 })
                 .collect();
             let mut next = [0u32; 2];
-            let mut take = |v: Option<(u32, u32)>| match v {
+            let mut take = |v: Option<Box<(u32, u32)>>| match v.map(|b| *b) {
                 Some((p, i)) => {
                     assert_eq!(next[p as usize], i);
                     next[p as usize] += 1;

@@ -220,30 +220,62 @@ fn panicked<A: Actor>(panic: String) -> StopReason {
 /// gave, so the future has been polled once and, if still there, will wake
 /// the task. Hooks go through the slot like handlers, so the actor task's own
 /// state stays small.
-async fn drive<A: Actor>(
-    started: Result<Option<SlotFuture<'_>>, String>,
-    cell: &ActorCell<A>,
-) -> Result<(), String> {
-    let Some(fut) = started? else {
-        return Ok(());
+fn drive<'a, 'c, A: Actor>(
+    started: Result<Option<SlotFuture<'a>>, String>,
+    cell: &'c ActorCell<A>,
+) -> Drive<'a, 'c, A> {
+    let (fut, panic) = match started {
+        Ok(fut) => (fut.map(CatchUnwind), None),
+        Err(panic) => (None, Some(panic)),
     };
-    let mut fut = CatchUnwind(fut);
-    let mut polled_once = true;
-    let res = poll_fn(|cx| {
-        let res = if std::mem::take(&mut polled_once) {
-            Poll::Pending
-        } else {
-            Pin::new(&mut fut).poll(cx)
-        };
-        if res.is_pending() {
-            // About to wait: give back the mailbox places taken so far.
-            cell.mailbox.publish();
+    Drive {
+        fut,
+        cell,
+        resumed: false,
+        panic,
+    }
+}
+
+/// See [`drive`]. A hand-written future: this state is part of every idle
+/// actor's task, and an `async fn` would store its argument and the locals
+/// made of it side by side.
+struct Drive<'a, 'c, A: Actor> {
+    /// `None` once finished (or if it finished on its first poll).
+    fut: Option<CatchUnwind<SlotFuture<'a>>>,
+    cell: &'c ActorCell<A>,
+    /// Polled here at least once (`start` polled it first).
+    resumed: bool,
+    /// Building or first polling the future panicked.
+    panic: Option<String>,
+}
+
+impl<A: Actor> Future for Drive<'_, '_, A> {
+    type Output = Result<(), String>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<(), String>> {
+        let this = self.get_mut();
+        if let Some(panic) = this.panic.take() {
+            return Poll::Ready(Err(panic));
         }
-        res
-    })
-    .await;
-    let dropped = catch(move || drop(fut));
-    res.and(dropped)
+        let Some(fut) = this.fut.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        // The first time, only wait: the poll in `start` registered our
+        // waker.
+        let res = if std::mem::replace(&mut this.resumed, true) {
+            Pin::new(fut).poll(cx)
+        } else {
+            Poll::Pending
+        };
+        let Poll::Ready(res) = res else {
+            // About to wait: give back the mailbox places taken so far.
+            this.cell.mailbox.publish();
+            return Poll::Pending;
+        };
+        let fut = this.fut.take();
+        let dropped = catch(move || drop(fut));
+        Poll::Ready(res.and(dropped))
+    }
 }
 
 /// Calls `f` with the task's context on the first poll: synchronous work
