@@ -19,9 +19,9 @@
 //!   (positions are handed out in order, so values from one producer keep
 //!   their order), finds the block of that position starting from
 //!   `block_tail` (linking new blocks at the end when the list is too
-//!   short), writes its value into the slot and sets the slot's `ready`
-//!   flag.
-//! - The consumer reads positions in order. A slot not ready yet means
+//!   short), writes its value into the slot and publishes it by storing
+//!   the slot's tag last (see [`SlotValue`]).
+//! - The consumer reads positions in order. A slot without its tag means
 //!   "nothing more for now": either nobody claimed it, or its producer is
 //!   half-way (claimed, not yet written); that producer completes its write
 //!   and then notifies (the mailbox's `PARKED` protocol), so the consumer
@@ -40,9 +40,9 @@
 //! operations are `SeqCst`, so they fall in one order: claim, load tail,
 //! move tail, read position). The consumer frees a released block only once
 //! it has read every position below `released_at`: each of those
-//! producers wrote its value, so it finished walking before that.
-//! Unreleased blocks and the block being read are never freed until the
-//! queue is dropped.
+//! producers wrote its value, so it finished walking before that. The
+//! block being read is never freed, nor is a block before it is released
+//! (dropping the queue frees everything).
 //!
 //! # Who may touch what
 //!

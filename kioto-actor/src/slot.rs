@@ -1,5 +1,5 @@
 //! A per-actor buffer that handler futures are built in, so handling a
-//! message costs one allocation (the envelope) instead of two.
+//! message allocates nothing for its future.
 //!
 //! # Why
 //!
@@ -8,7 +8,8 @@
 //! `dyn Future`. Boxing it would allocate and free once per message. An actor
 //! runs one handler at a time, so one buffer per actor suffices: the envelope
 //! writes its handler future into the buffer (growing it to the largest
-//! handler future seen; it never shrinks) and the loop polls it there.
+//! handler future seen; it never shrinks) and polls it there once
+//! ([`FutureSlot::start`]); the loop polls the rest of it, if any.
 //!
 //! # Invariants
 //!
