@@ -39,7 +39,8 @@
 //! slowed their wake-ups badly under contention (once seen in
 //! `actor_mailbox::per_sender_order_under_load`).
 //!
-//! The receiver, before sleeping, registers its waker, sets `PARKED`, issues
+//! The receiver, before sleeping, registers its waker, sets `PARKED` (in the
+//! same compare-and-swap that gives back the places it has taken), issues
 //! a `SeqCst` fence and looks again (queue, `STOP`, sender count). The two
 //! fences order "push, then look at `PARKED`" against "set `PARKED`, then look
 //! at the queue": at least one side sees the other, so a wake-up is never
@@ -296,6 +297,12 @@ impl<T: SlotValue> Mailbox<T> {
 
     fn release_places(&self, n: usize) {
         let prev = self.state.fetch_sub(n * LEN_ONE, Ordering::AcqRel);
+        self.wake_waiters_for(prev, n);
+    }
+
+    /// After `n` places were given back by a change whose previous state
+    /// was `prev`: wakes up to `n` waiting senders.
+    fn wake_waiters_for(&self, prev: usize, n: usize) {
         if prev & WAITERS != 0 {
             for _ in 0..n {
                 if !self.wake_one_waiter() {
@@ -310,13 +317,17 @@ impl<T: SlotValue> Mailbox<T> {
     /// awaits, so a place is never withheld from senders while the actor
     /// waits (only while it is busy draining).
     pub(crate) fn publish(&self) {
-        // SAFETY: only the receiver (single consumer) touches `taken`.
-        let taken = self
-            .taken
-            .with_mut(|t| unsafe { std::mem::replace(&mut *t, 0) });
+        let taken = self.take_taken();
         if taken > 0 {
             self.release_places(taken);
         }
+    }
+
+    /// Receiver only: the places taken and not yet given back, now zero.
+    fn take_taken(&self) -> usize {
+        // SAFETY: only the receiver (single consumer) touches `taken`.
+        self.taken
+            .with_mut(|t| unsafe { std::mem::replace(&mut *t, 0) })
     }
 
     /// Receiver only: takes the next value, deferring its place's release.
@@ -384,11 +395,25 @@ impl<T: SlotValue> Mailbox<T> {
         if let Some(found) = self.try_recv(report_idle) {
             return Poll::Ready(found);
         }
-        // Give back the places taken (waking waiting senders) before
-        // sleeping.
-        self.publish();
         self.rx_waker.register(cx.waker());
-        self.state.fetch_or(PARKED, Ordering::SeqCst);
+        // Give back the places taken (waking waiting senders) and announce
+        // the park in one read-modify-write: a message ping-pong parks at
+        // every message.
+        let taken = self.take_taken();
+        let mut state = self.state.load(Ordering::Relaxed);
+        let prev = loop {
+            let parked = (state | PARKED) - taken * LEN_ONE;
+            match self.state.compare_exchange_weak(
+                state,
+                parked,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(prev) => break prev,
+                Err(actual) => state = actual,
+            }
+        };
+        self.wake_waiters_for(prev, taken);
         fence(Ordering::SeqCst);
         if let Some(found) = self.try_recv(report_idle) {
             self.state.fetch_and(!PARKED, Ordering::Relaxed);
