@@ -319,3 +319,144 @@ fn waiting_senders_see_closed_when_actor_stops() {
         assert_eq!(waiting.await.unwrap(), Err(MailboxError::Closed));
     });
 }
+
+/// Takes messages of every shape the mailbox stores differently: a word or
+/// less (stored in the mailbox itself), larger, and over-aligned (boxed).
+#[derive(Default)]
+struct Shapes {
+    order: Vec<u32>,
+    handled: Arc<AtomicUsize>,
+    /// `Hold` says it has begun here, then waits for the gate.
+    entered: Option<kioto_rt::sync::oneshot::Sender<()>>,
+    gate: Option<kioto_rt::sync::oneshot::Receiver<()>>,
+}
+impl Actor for Shapes {}
+
+struct Tiny(u32);
+struct Wide {
+    n: u32,
+    _token: support::DropToken,
+    _pad: [u64; 3],
+}
+struct Aligned {
+    n: u32,
+    _wide: u128,
+}
+struct TinyToken(#[allow(dead_code)] support::DropToken);
+struct Hold;
+struct Order;
+
+impl Message for Tiny {
+    type Result = ();
+}
+impl Message for Wide {
+    type Result = ();
+}
+impl Message for Aligned {
+    type Result = ();
+}
+impl Message for TinyToken {
+    type Result = ();
+}
+impl Message for Hold {
+    type Result = ();
+}
+impl Message for Order {
+    type Result = Vec<u32>;
+}
+
+impl Handler<Tiny> for Shapes {
+    async fn handle(&mut self, msg: Tiny, _: &mut Context<Self>) {
+        self.order.push(msg.0);
+    }
+}
+impl Handler<Wide> for Shapes {
+    async fn handle(&mut self, msg: Wide, _: &mut Context<Self>) {
+        self.order.push(msg.n);
+        self.handled.fetch_add(1, Ordering::SeqCst);
+    }
+}
+impl Handler<Aligned> for Shapes {
+    async fn handle(&mut self, msg: Aligned, _: &mut Context<Self>) {
+        self.order.push(msg.n);
+    }
+}
+impl Handler<TinyToken> for Shapes {
+    async fn handle(&mut self, _: TinyToken, _: &mut Context<Self>) {
+        self.handled.fetch_add(1, Ordering::SeqCst);
+    }
+}
+impl Handler<Hold> for Shapes {
+    async fn handle(&mut self, _: Hold, _: &mut Context<Self>) {
+        if let Some(entered) = self.entered.take() {
+            let _ = entered.send(());
+        }
+        if let Some(gate) = self.gate.take() {
+            let _ = gate.await;
+        }
+    }
+}
+impl Handler<Order> for Shapes {
+    async fn handle(&mut self, _: Order, _: &mut Context<Self>) -> Vec<u32> {
+        std::mem::take(&mut self.order)
+    }
+}
+
+#[test]
+fn messages_of_every_size_keep_order_and_queued_ones_drop_once_at_stop() {
+    let sys = system();
+    sys.block_on(async {
+        // In order, whatever their size; each large one dropped once handled.
+        let wide_drops = support::DropCounter::default();
+        let addr = Shapes::default().start();
+        for n in 0..3_000 {
+            match n % 3 {
+                0 => addr.do_send(Tiny(n)),
+                1 => addr.do_send(Wide {
+                    n,
+                    _token: wide_drops.token(),
+                    _pad: [0; 3],
+                }),
+                _ => addr.do_send(Aligned { n, _wide: 0 }),
+            }
+        }
+        assert_eq!(
+            addr.send(Order).await.unwrap(),
+            (0..3_000).collect::<Vec<_>>()
+        );
+        assert_eq!(wide_drops.get(), 1_000);
+
+        // Queued behind a handler that waits, then stopped: every queued
+        // message, small or large, is dropped exactly once and none is
+        // handled.
+        let (open, gate) = kioto_rt::sync::oneshot::channel();
+        let (entered, is_in) = kioto_rt::sync::oneshot::channel();
+        let handled = Arc::new(AtomicUsize::new(0));
+        let addr = Shapes {
+            handled: handled.clone(),
+            entered: Some(entered),
+            gate: Some(gate),
+            ..Default::default()
+        }
+        .start();
+        addr.do_send(Hold);
+        is_in.await.unwrap();
+        let drops = support::DropCounter::default();
+        for n in 0..200 {
+            if n % 2 == 0 {
+                addr.do_send(TinyToken(drops.token()));
+            } else {
+                addr.do_send(Wide {
+                    n,
+                    _token: drops.token(),
+                    _pad: [0; 3],
+                });
+            }
+        }
+        addr.stop();
+        open.send(()).unwrap();
+        eventually(|| !addr.connected()).await;
+        assert_eq!(drops.get(), 200);
+        assert_eq!(handled.load(Ordering::SeqCst), 0);
+    });
+}
