@@ -8,10 +8,12 @@
 //! sending it allocates nothing; a larger one is boxed and the payload holds
 //! the box. Two words, because the envelope is moved a few times on its way
 //! from the queue to the handler, and each move of a two-word value is one
-//! 16-byte load and store. Running an envelope builds the
-//! handler future in the actor's [`FutureSlot`] (no allocation either) or, for
-//! internal work that needs no awaiting (timer closures), just runs it and
-//! returns `None`.
+//! 16-byte load and store.
+//!
+//! Running an envelope builds the handler future in the actor's
+//! [`FutureSlot`] (no allocation either) and polls it once, or, for internal
+//! work that needs no awaiting (timer closures), just runs it and returns
+//! `None`.
 //!
 //! Dropping an envelope unhandled drops its reply sender, which resolves the
 //! request to `MailboxError::Closed`: that is how a closed mailbox, a
