@@ -313,9 +313,10 @@ impl<T: SlotValue> Mailbox<T> {
     }
 
     /// Receiver only: gives back the places of values taken so far. Called
-    /// every few values, before the receiver sleeps, and before a handler
-    /// awaits, so a place is never withheld from senders while the actor
-    /// waits (only while it is busy draining).
+    /// every few values and before a handler awaits (sleeping in `poll_recv`
+    /// gives them back too, in the same operation that sets `PARKED`), so a
+    /// place is never withheld from senders while the actor waits (only
+    /// while it is busy draining).
     pub(crate) fn publish(&self) {
         let taken = self.take_taken();
         if taken > 0 {
