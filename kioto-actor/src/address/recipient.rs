@@ -50,7 +50,7 @@ impl<M: Message> Recipient<M> {
 
     /// As [`Addr::send`].
     pub fn send(&self, msg: M) -> RecipientRequest<M> {
-        RecipientRequest::new(request::start_dyn(&self.sender, msg))
+        RecipientRequest::new(request::start(&*self.sender, || self.sender.clone(), msg))
     }
 
     /// As [`Addr::tell`].

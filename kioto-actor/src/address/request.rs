@@ -44,10 +44,16 @@ impl<M: Message> Drop for Waiting<M> {
 }
 
 /// Starts a request: enqueue now if there is space, else prepare to wait.
-pub(crate) fn start<M, S>(sender: &S, to_arc: impl FnOnce() -> Arc<S>, msg: M) -> State<M>
+/// `sender` is used directly on the fast path (statically dispatched for an
+/// `Addr`); `to_arc` makes the owned handle a waiting request keeps.
+pub(crate) fn start<M, S>(
+    sender: &S,
+    to_arc: impl FnOnce() -> Arc<dyn MessageSender<M>>,
+    msg: M,
+) -> State<M>
 where
     M: Message,
-    S: MessageSender<M>,
+    S: MessageSender<M> + ?Sized,
 {
     match sender.try_reserve() {
         Reserve::Reserved => {
@@ -56,23 +62,7 @@ where
             State::Replying(rx)
         }
         Reserve::Closed => State::Failed(MailboxError::Closed),
-        Reserve::Full => {
-            let arc: Arc<dyn MessageSender<M>> = to_arc();
-            wait(arc, msg)
-        }
-    }
-}
-
-/// As [`start`], for an erased sender.
-pub(crate) fn start_dyn<M: Message>(sender: &Arc<dyn MessageSender<M>>, msg: M) -> State<M> {
-    match sender.try_reserve() {
-        Reserve::Reserved => {
-            let (tx, rx) = reply::channel();
-            sender.push(msg, Some(tx));
-            State::Replying(rx)
-        }
-        Reserve::Closed => State::Failed(MailboxError::Closed),
-        Reserve::Full => wait(sender.clone(), msg),
+        Reserve::Full => wait(to_arc(), msg),
     }
 }
 
