@@ -14,6 +14,9 @@
 #[allow(dead_code)]
 mod protocol;
 
+#[path = "common/addr_arg.rs"]
+mod addr_arg;
+
 use std::io::BufRead;
 use std::process::ExitCode;
 
@@ -30,21 +33,10 @@ const MAX_SERVER_LINE: usize = 64 * 1024;
 
 #[kioto::main]
 async fn main() -> ExitCode {
-    let mut addr = String::from("127.0.0.1:7878");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--addr", Some(value)) => addr = value,
-            ("-h" | "--help", _) => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            _ => {
-                eprintln!("{USAGE}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
+    let addr = match addr_arg::addr_arg("127.0.0.1:7878", USAGE) {
+        Ok(addr) => addr,
+        Err(code) => return code,
+    };
 
     let stream = match TcpStream::connect(addr.as_str()).await {
         Ok(stream) => stream,

@@ -11,6 +11,9 @@
 #[path = "chat/mod.rs"]
 mod chat;
 
+#[path = "common/addr_arg.rs"]
+mod addr_arg;
+
 use std::process::ExitCode;
 
 use kioto::rt::net::TcpListener;
@@ -26,21 +29,10 @@ async fn main() -> ExitCode {
         )
         .init();
 
-    let mut addr = String::from("127.0.0.1:7878");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--addr", Some(value)) => addr = value,
-            ("-h" | "--help", _) => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            _ => {
-                eprintln!("{USAGE}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
+    let addr = match addr_arg::addr_arg("127.0.0.1:7878", USAGE) {
+        Ok(addr) => addr,
+        Err(code) => return code,
+    };
 
     let listener = match TcpListener::bind(addr.as_str()).await {
         Ok(listener) => listener,

@@ -11,6 +11,9 @@
 //! `RUST_LOG=debug` to see each connection; nothing is logged per byte.
 //! Ctrl-C stops accepting, closes the open connections and logs the totals.
 
+#[path = "common/addr_arg.rs"]
+mod addr_arg;
+
 use std::future::Future;
 use std::io;
 use std::pin::pin;
@@ -132,21 +135,10 @@ async fn main() -> ExitCode {
         )
         .init();
 
-    let mut addr = String::from("127.0.0.1:7879");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--addr", Some(value)) => addr = value,
-            ("-h" | "--help", _) => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            _ => {
-                eprintln!("{USAGE}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
+    let addr = match addr_arg::addr_arg("127.0.0.1:7879", USAGE) {
+        Ok(addr) => addr,
+        Err(code) => return code,
+    };
 
     let listener = match TcpListener::bind(addr.as_str()).await {
         Ok(listener) => listener,
