@@ -7,6 +7,9 @@
 //!   seeded durations for both runtimes).
 //! - `timeout_fast_path`: 100,000 `timeout(1 s, ready future)` in one task.
 
+mod common;
+
+use common::{kioto, tokio};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rand::{Rng, SeedableRng};
 use std::time::Duration;
@@ -32,21 +35,6 @@ fn durations() -> Vec<Duration> {
     (0..TIMERS)
         .map(|_| Duration::from_millis(rng.gen_range(1..=50)))
         .collect()
-}
-
-fn kioto() -> kioto_rt::Runtime {
-    kioto_rt::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap()
-}
-
-fn tokio() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 mod on_kioto {

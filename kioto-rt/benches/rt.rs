@@ -2,6 +2,9 @@
 //! run, both multi-threaded with 2 workers. Ratios (kioto / tokio) are what
 //! we report; absolute times on a shared 2-core machine mean little.
 
+mod common;
+
+use common::{kioto, tokio};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -13,21 +16,6 @@ const YIELDS: usize = 1_000;
 const PING_PONGS: usize = 1_000;
 const CHAIN: usize = 1_000;
 const ROUND_TRIPS: usize = 1_000;
-
-fn kioto() -> kioto_rt::Runtime {
-    kioto_rt::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap()
-}
-
-fn tokio() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Writes the same workload once per runtime: `$rt` is the runtime value,
 /// `$spawn` the crate path whose `spawn`, `task::yield_now` and
