@@ -9,6 +9,8 @@
 
 use std::process::Command;
 
+mod support;
+
 const N: usize = 100_000;
 
 fn rss_bytes() -> usize {
@@ -36,11 +38,7 @@ mod kioto_side {
     }
 
     pub fn measure() -> f64 {
-        let rt = kioto_rt::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .build()
-            .unwrap();
-        let sys = System::with_runtime(rt);
+        let sys = super::support::system();
         sys.block_on(async {
             // Warm up the runtime and allocator with a few actors.
             let warm: Vec<_> = (0..1000).map(|i| Idle(i).start()).collect();
