@@ -14,23 +14,41 @@ use std::time::Duration;
 mod support;
 use support::{rt, within};
 
+/// A million tasks spawned from one worker spread across both workers.
+///
+/// The spawning worker's local queue overflows into the global queue, and
+/// its idle sibling takes work from there as well as by stealing, so the
+/// test asserts what matters (each task ran once, and the sibling ran a
+/// good share of them) rather than which path the work took. Which worker
+/// runs more depends on the machine: the spawner is busy spawning while the
+/// sibling runs, so on a loaded machine the sibling may run nearly all of
+/// them, and otherwise the spawner catches up once it is done. The bound is
+/// the one that holds either way: the sibling runs at least a tenth (it ran
+/// 20% to 98% in measurements, idle and loaded).
 #[test]
-fn a_million_tasks_each_run_exactly_once_and_work_is_stolen() {
+fn a_million_tasks_each_run_exactly_once_and_both_workers_share_them() {
     const N: usize = 1_000_000;
     let rt = rt(2);
     let runs: Arc<Vec<AtomicU8>> = Arc::new((0..N).map(|_| AtomicU8::new(0)).collect());
+    let on_sibling = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     let (tx, rx) = std::sync::mpsc::channel();
     {
         let runs = runs.clone();
+        let on_sibling = on_sibling.clone();
         let done = done.clone();
         rt.spawn(async move {
+            let spawner = std::thread::current().id();
             for i in 0..N {
                 let runs = runs.clone();
+                let on_sibling = on_sibling.clone();
                 let done = done.clone();
                 let tx = tx.clone();
                 kioto_rt::spawn(async move {
                     runs[i].fetch_add(1, Ordering::Relaxed);
+                    if std::thread::current().id() != spawner {
+                        on_sibling.fetch_add(1, Ordering::Relaxed);
+                    }
                     if done.fetch_add(1, Ordering::AcqRel) + 1 == N {
                         tx.send(()).unwrap();
                     }
@@ -42,9 +60,25 @@ fn a_million_tasks_each_run_exactly_once_and_work_is_stolen() {
         .expect("tasks did not all run");
     assert!(runs.iter().all(|r| r.load(Ordering::Relaxed) == 1));
     let m = rt.metrics();
-    let steals: u64 = (0..2).map(|w| m.worker_steal_count(w)).sum();
-    assert!(steals > 0, "no task was stolen across 2 workers");
     assert!(m.spawned_tasks_count() >= N as u64);
+    let per_worker = |f: &dyn Fn(usize) -> u64| (0..2).map(f).collect::<Vec<u64>>();
+    let polls = per_worker(&|w| m.worker_poll_count(w));
+    let steals = per_worker(&|w| m.worker_steal_count(w));
+    let global = per_worker(&|w| m.worker_global_queue_count(w));
+    let on_sibling = on_sibling.load(Ordering::Relaxed) as u64;
+    let why = format!("polls {polls:?}, steals {steals:?}, from the global queue {global:?}");
+    assert!(polls.iter().sum::<u64>() > N as u64, "{why}");
+    assert!(
+        on_sibling >= N as u64 / 10,
+        "the sibling ran {on_sibling} of {N} tasks: {why}"
+    );
+    // Every task the sibling ran reached it through a path the metrics
+    // count: a steal or the global queue (the spawner's overflow).
+    let moved = steals.iter().sum::<u64>() + global.iter().sum::<u64>();
+    assert!(
+        moved >= on_sibling,
+        "the sibling ran {on_sibling} tasks, the metrics show {moved} moved: {why}"
+    );
 }
 
 #[test]

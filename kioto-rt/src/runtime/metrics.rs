@@ -65,7 +65,10 @@ impl RuntimeMetrics {
         self.shared.worker_metrics(worker).polls.get()
     }
 
-    /// Tasks stolen by worker `worker` from its siblings.
+    /// Tasks worker `worker` stole from its siblings: from their local
+    /// queues, or the LIFO slot and yielded tasks of a sibling stuck in a
+    /// poll. Tasks taken from the global queue are counted by
+    /// `worker_global_queue_count`.
     pub fn worker_steal_count(&self, worker: usize) -> u64 {
         self.shared.worker_metrics(worker).steals.get()
     }
@@ -74,6 +77,16 @@ impl RuntimeMetrics {
     /// worker `worker`.
     pub fn worker_steal_operations(&self, worker: usize) -> u64 {
         self.shared.worker_metrics(worker).steal_operations.get()
+    }
+
+    /// Tasks worker `worker` took from the global queue: spawns and wakes
+    /// from outside the workers, and the half of a full local queue that a
+    /// worker moves there on overflow (see `worker_overflow_count`). Work
+    /// that spreads through the global queue shows here, not in
+    /// `worker_steal_count`, which counts only tasks taken directly from a
+    /// sibling's local queue.
+    pub fn worker_global_queue_count(&self, worker: usize) -> u64 {
+        self.shared.worker_metrics(worker).global_queue_takes.get()
     }
 
     /// Times worker `worker` went to sleep.

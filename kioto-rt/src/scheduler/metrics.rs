@@ -12,6 +12,7 @@ pub(crate) struct WorkerMetrics {
     pub(crate) polls: Counter,
     pub(crate) steals: Counter,
     pub(crate) steal_operations: Counter,
+    pub(crate) global_queue_takes: Counter,
     pub(crate) parks: Counter,
     pub(crate) overflows: Counter,
     pub(crate) lifo_hits: Counter,

@@ -210,6 +210,7 @@ impl Core {
     fn next_task(&self, tick: u32) -> Option<Notified> {
         if tick % self.shared.config.global_queue_interval == 0 {
             if let Some(task) = steal_one(&self.shared.injector) {
+                self.remote().metrics.global_queue_takes.incr();
                 return Some(task);
             }
         }
@@ -220,7 +221,17 @@ impl Core {
         if let Some(task) = self.local.pop() {
             return Some(task);
         }
-        self.steal_from(|| self.shared.injector.steal_batch_and_pop(&self.local))
+        self.take_global_batch()
+    }
+
+    /// Takes a batch from the global queue into the local one and returns
+    /// its first task, counting every task taken.
+    fn take_global_batch(&self) -> Option<Notified> {
+        let before = self.local.len();
+        let task = self.steal_from(|| self.shared.injector.steal_batch_and_pop(&self.local))?;
+        let taken = (self.local.len() + 1).saturating_sub(before) as u64;
+        self.remote().metrics.global_queue_takes.add(taken);
+        Some(task)
     }
 
     /// Runs `task`, then the tasks it puts in the LIFO slot (at most
@@ -351,19 +362,22 @@ impl Core {
                 return Some(task);
             }
             if remote.is_stuck() {
+                let before = self.local.len();
                 let task = take_lifo(&remote.lifo).or_else(|| {
                     self.steal_from(|| remote.deferred.steal_batch_and_pop(&self.local))
                 });
                 if let Some(task) = task {
                     let metrics = &self.remote().metrics;
-                    metrics.steals.incr();
+                    metrics
+                        .steals
+                        .add((self.local.len() + 1).saturating_sub(before) as u64);
                     metrics.steal_operations.incr();
                     tracing::trace!(worker = self.index, victim, "steal from a stuck worker");
                     return Some(task);
                 }
             }
         }
-        self.steal_from(|| self.shared.injector.steal_batch_and_pop(&self.local))
+        self.take_global_batch()
     }
 
     fn steal_from(&self, mut steal: impl FnMut() -> Steal<Notified>) -> Option<Notified> {
