@@ -8,18 +8,13 @@
 //! the task that runs it; the *cell* is what addresses point to. Keeping them
 //! apart is what lets a supervisor restart a child behind the same address:
 //!
-//! ```ignore
-//! let cell = ActorCell::<Child>::new(capacity);          // mailbox, no task yet
-//! let addr = Addr::from_cell(cell.clone());               // handed out at once
-//! kioto_rt::spawn(async move {
-//!     let _guard = cell.finish_guard();                   // closes if the task is cancelled
-//!     loop {
-//!         let ctx = Context::new(cell.clone());           // fresh generation
-//!         let reason = runner::run_actor(factory(), ctx).await;
-//!         if !restart(&reason) { cell.finish(reason); break; }
-//!     }
-//! });
-//! ```
+//! - an unsupervised actor's task runs one instance and then finishes the
+//!   cell itself (`runner::spawn`), or finishes it with `Killed` when the
+//!   task is dropped first;
+//! - a supervisor's instance task runs one instance per spawn on the same
+//!   cell; the supervisor awaits it before spawning the next, and finishes
+//!   the cell only through the child's consumer role (`consumer.rs`), so
+//!   the mailbox never has two consumers.
 //!
 //! [`run_actor`](crate::runner::run_actor) runs one instance until it stops
 //! and returns its [`StopReason`]; it never closes the mailbox, so messages
@@ -109,7 +104,8 @@ impl<A: Actor> ActorCell<A> {
         self.life.on_stop(self.id, f);
     }
 
-    /// The end for good: see the module docs. Idempotent.
+    /// The end for good: see the module docs. Idempotent. Closes the
+    /// mailbox, so only its single consumer may call it (see `mailbox.rs`).
     pub(crate) fn finish(&self, reason: StopReason) {
         // Reason first, so `stop_reason` is set by the time `connected` is
         // false; watchers last, so they see the mailbox closed.
@@ -126,13 +122,6 @@ impl<A: Actor> ActorCell<A> {
         self.life.reason()
     }
 
-    /// A guard that calls `finish(StopReason::Killed)` when dropped, for the
-    /// task running the cell: if the task is cancelled (runtime shut down,
-    /// supervisor abort) the mailbox still closes and watchers still hear.
-    #[allow(dead_code)] // part of the supervision seam; `runner` has its own
-    pub(crate) fn finish_guard(self: &Arc<Self>) -> FinishGuard<A> {
-        FinishGuard(self.clone())
-    }
 }
 
 impl<A: Actor> fmt::Debug for ActorCell<A> {
@@ -146,13 +135,3 @@ impl<A: Actor> fmt::Debug for ActorCell<A> {
     }
 }
 
-/// See [`ActorCell::finish_guard`].
-#[derive(Debug)]
-#[allow(dead_code)]
-pub(crate) struct FinishGuard<A: Actor>(Arc<ActorCell<A>>);
-
-impl<A: Actor> Drop for FinishGuard<A> {
-    fn drop(&mut self) {
-        self.0.finish(StopReason::Killed);
-    }
-}

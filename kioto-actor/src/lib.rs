@@ -73,6 +73,7 @@ macro_rules! cfg_not_loom {
 extern crate self as kioto_actor;
 
 mod atomic_waker;
+mod consumer;
 #[allow(dead_code)]
 mod loom;
 mod mailbox;

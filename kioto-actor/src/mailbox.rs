@@ -25,11 +25,12 @@
 //!   no wake-ups.
 //!
 //! Closing happens on the receiver's side, after its last poll: set
-//! `CLOSED` (no reservation succeeds after it), then take and drop values
-//! until `LEN` is zero. A place reserved before `CLOSED` is always followed
-//! by its push (no await in between), so that wait is short, and every value
-//! is dropped by the closer: for a request, dropping the envelope resolves it
-//! to `Closed`.
+//! `CLOSED` (no reservation succeeds after it), then take and drop as many
+//! values as `LEN` counted at that moment. A place reserved before `CLOSED`
+//! is always followed by its push (no await in between), so that wait is
+//! short, and every value is dropped by the closer: for a request, dropping
+//! the envelope resolves it to `Closed`. A value whose `Drop` panics does not
+//! stop the drain (`drop_contained`).
 //!
 //! The receiver gives places back in `LEN` in batches (`publish`, up to
 //! `PUBLISH_EVERY`, a quarter of the capacity at most), always before it
@@ -61,9 +62,17 @@
 //! # Who may touch what
 //!
 //! Any thread: `try_reserve`, `force_reserve`, `push`, `poll_reserve`,
-//! `request_stop`, the sender count. The single consumer only (the actor
-//! task, one instance at a time even across restarts; then whoever closes):
-//! `poll_recv`, `publish`, `clear_stop`, `close`.
+//! `request_stop`, the sender count. The single consumer only: `poll_recv`,
+//! `publish`, `clear_stop`, `close`.
+//!
+//! The single consumer is the task running the actor (one instance at a
+//! time, even across supervised restarts), or a party that has proven that
+//! no such task can run any more: it awaited the task's end, or the task
+//! never started. Nothing else may call the consumer's methods, `close`
+//! included: the queue and `taken` are unsynchronised cells. An unsupervised
+//! actor's task closes its own mailbox on its way out; a supervised child's
+//! cell is closed through its slot's consumer role (`consumer.rs`), which
+//! hands the closing to the instance task when one may still run.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -73,7 +82,7 @@ use crate::atomic_waker::AtomicWaker;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::loom::sync::Mutex;
-use crate::queue::{Queue, SlotValue};
+use crate::queue::{drop_contained, Queue, SlotValue};
 
 /// The most places the receiver takes before giving them back in `LEN`
 /// while no sender waits (see the module docs).
@@ -281,6 +290,11 @@ impl<T: SlotValue> Mailbox<T> {
     }
 
     /// Reserves a place regardless of capacity (`do_send`, `notify`).
+    ///
+    /// One `fetch_add` rather than `try_reserve`'s compare-and-swap loop:
+    /// this is the flood path, and retries under contention would cost
+    /// every message. After `CLOSED` the place is given straight back, and
+    /// `close` does not count such places (see there).
     pub(crate) fn force_reserve(&self) -> Reserve {
         let prev = self.state.fetch_add(LEN_ONE, Ordering::AcqRel);
         if prev & CLOSED != 0 {
@@ -477,14 +491,24 @@ impl<T: SlotValue> Mailbox<T> {
         if prev & CLOSED != 0 {
             return false;
         }
-        // No place can be reserved any more; places reserved before are
-        // pushed right after (no await in between), so wait for `LEN` to
-        // drain to zero, dropping what arrives. Only the first closer drains
-        // (one consumer).
-        loop {
+        // The receiver will never poll again: release its waker (and so its
+        // task and runtime) now, not when the last `Addr` goes.
+        drop(self.rx_waker.take());
+        // `LEN` in `prev` counts exactly the values still to drop: every
+        // place taken was given back above, and each place reserved before
+        // `CLOSED` is pushed right after (no await in between). A reservation
+        // after `CLOSED` (`force_reserve` adds first and looks after) never
+        // pushes, so drain that many values rather than waiting for `LEN` to
+        // read zero, which a flood of refused `do_send`s could hold off for
+        // as long as it lasts. Only the first closer drains (one consumer).
+        let mut left = len(prev);
+        while left > 0 {
             match self.pop() {
-                Some(value) => drop(value),
-                None if len(self.state.load(Ordering::Acquire)) == 0 => break,
+                Some(value) => {
+                    left -= 1;
+                    drop_contained(value);
+                }
+                // A push reserved before `CLOSED`, still on its way.
                 None => crate::loom::hint::spin_loop(),
             }
         }

@@ -27,6 +27,7 @@
 //! is the unsupervised case: run once, then [`ActorCell::finish`].
 
 use std::future::{poll_fn, Future};
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context as TaskContext, Poll};
@@ -104,9 +105,10 @@ impl<A: Actor, F> Drop for Unsupervised<A, F> {
 // Deliberately not `async fn` (see the comment inside).
 #[allow(clippy::manual_async_fn)]
 pub(crate) fn run_actor<A: Actor>(
-    mut act: A,
+    act: A,
     mut ctx: Context<A>,
 ) -> impl Future<Output = StopReason> + Send {
+    let mut act = Instance(ManuallyDrop::new(act));
     // Not an `async fn`: its arguments would be stored twice in the state
     // machine (once as arguments, once as locals); the block below uses the
     // captured values in place. Idle actors are mostly this state.
@@ -156,8 +158,11 @@ pub(crate) fn run_actor<A: Actor>(
                                 _ => break StopReason::Normal,
                             },
                             Running::Continue => {
+                                // The stop request that led here was
+                                // consumed when it was received; one made
+                                // during the hook is still pending and runs
+                                // `stopping` again.
                                 ctx.state = ActorState::Running;
-                                cell.mailbox.clear_stop();
                                 continue;
                             }
                         }
@@ -203,10 +208,56 @@ pub(crate) fn run_actor<A: Actor>(
         if let Err(panic) = drive(started, &cell).await {
             return panicked::<A>(panic);
         }
-        if let Err(panic) = catch(move || drop(act)) {
+        if let Err(panic) = act.drop_caught() {
             return panicked::<A>(panic);
         }
         reason
+    }
+}
+
+/// The actor instance as `run_actor` owns it: dropped under `catch_unwind`
+/// wherever the loop ends. On the normal path `drop_caught` reports a
+/// panicking `Drop` as the stop reason; on every other path (an earlier
+/// panic, the task aborted or shut down) the drop is caught here and
+/// logged, so it can never unwind past the exit report a supervisor is
+/// waiting for.
+struct Instance<A>(ManuallyDrop<A>);
+
+impl<A> Instance<A> {
+    fn drop_caught(mut self) -> Result<(), String> {
+        // SAFETY: the value is taken once: `self` is forgotten right after,
+        // so `Drop` does not take it again.
+        let act = unsafe { ManuallyDrop::take(&mut self.0) };
+        std::mem::forget(self);
+        catch(move || drop(act))
+    }
+}
+
+impl<A> Drop for Instance<A> {
+    fn drop(&mut self) {
+        // SAFETY: `drop_caught` forgets `self` after taking the value, so
+        // this runs only while the value is still here, and only once.
+        let act = unsafe { ManuallyDrop::take(&mut self.0) };
+        if let Err(panic) = catch(move || drop(act)) {
+            tracing::error!(
+                actor = std::any::type_name::<A>(),
+                panic = %panic,
+                "actor panicked while being dropped"
+            );
+        }
+    }
+}
+
+impl<A> std::ops::Deref for Instance<A> {
+    type Target = A;
+    fn deref(&self) -> &A {
+        &self.0
+    }
+}
+
+impl<A> std::ops::DerefMut for Instance<A> {
+    fn deref_mut(&mut self) -> &mut A {
+        &mut self.0
     }
 }
 

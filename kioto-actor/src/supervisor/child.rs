@@ -58,6 +58,7 @@ use super::Supervisor;
 use crate::actor::Actor;
 use crate::address::Addr;
 use crate::cell::{ActorCell, ActorId};
+use crate::consumer::{ConsumerRole, Finish};
 use crate::context::Context;
 use crate::envelope::Envelope;
 use crate::panic::catch;
@@ -100,6 +101,7 @@ impl<A: Actor> ChildKind for WorkerKind<A> {
             cell,
             factory: self.factory.clone(),
             nested: None,
+            role: Arc::new(ConsumerRole::new()),
         })
     }
 
@@ -126,6 +128,7 @@ impl ChildKind for SupervisorKind {
             cell: core.cell.clone(),
             factory,
             nested: Some(core),
+            role: Arc::new(ConsumerRole::new()),
         })
     }
 
@@ -155,7 +158,8 @@ pub(super) trait ChildSlot: Send + Sync + 'static {
     /// Asks the running instance to stop (graceful shutdown).
     fn request_stop(&self);
     /// The end for good: finishes the cell (and, for a supervisor, its whole
-    /// subtree first). Idempotent.
+    /// subtree first), at once if no instance task may still run, else when
+    /// that task ends (its abort is the caller's business). Idempotent.
     fn finish(&self, reason: StopReason);
     /// Whether the mailbox is closed (finished).
     fn is_closed(&self) -> bool;
@@ -174,6 +178,37 @@ struct ActorSlot<A: Actor> {
     keep: Addr<A>,
     factory: Arc<dyn Fn() -> A + Send + Sync>,
     nested: Option<Arc<Core>>,
+    /// Who may finish the cell: held by each instance task while it may
+    /// consume the mailbox (see `consumer.rs`).
+    role: Arc<ConsumerRole<StopReason>>,
+}
+
+/// The end for good of a child's cell: a supervisor's subtree first, then
+/// the cell itself. Only the mailbox's single consumer may call it: the
+/// holder of a free [`ConsumerRole`], or the instance task letting go of it.
+fn finish_cell<A: Actor>(cell: &ActorCell<A>, nested: Option<&Arc<Core>>, reason: StopReason) {
+    if let Some(core) = nested {
+        core.finish_children();
+    }
+    cell.finish(reason);
+}
+
+/// Carried by an instance task from before it is spawned until its future
+/// is dropped (after it returns, or when it is aborted, polled or not): the
+/// moment it can no longer consume, it gives the consumer role back, and
+/// finishes the cell if a finish was requested meanwhile.
+struct Consuming<A: Actor> {
+    role: Arc<ConsumerRole<StopReason>>,
+    cell: Arc<ActorCell<A>>,
+    nested: Option<Arc<Core>>,
+}
+
+impl<A: Actor> Drop for Consuming<A> {
+    fn drop(&mut self) {
+        if let Some(reason) = self.role.release() {
+            finish_cell(&self.cell, self.nested.as_ref(), reason);
+        }
+    }
 }
 
 impl<A: Actor> ChildSlot for ActorSlot<A> {
@@ -197,7 +232,15 @@ impl<A: Actor> ChildSlot for ActorSlot<A> {
             path = %path,
         );
         let system = System::try_current();
+        self.role.hold();
+        let consuming = Consuming {
+            role: self.role.clone(),
+            cell: cell.clone(),
+            nested: self.nested.clone(),
+        };
         let task = async move {
+            // Dropped last, with the task's state (see `Consuming`).
+            let _consuming = consuming;
             let reason = match catch(|| factory()) {
                 Ok(act) => {
                     // A stop request aimed at a previous instance (one that
@@ -236,10 +279,11 @@ impl<A: Actor> ChildSlot for ActorSlot<A> {
     }
 
     fn finish(&self, reason: StopReason) {
-        if let Some(core) = &self.nested {
-            core.finish_children();
+        // An aborted instance may still be running on another worker: it
+        // finishes the cell itself when it lets go of the role.
+        if let Finish::Now(reason) = self.role.finish(reason) {
+            finish_cell(&self.cell, self.nested.as_ref(), reason);
         }
-        self.cell.finish(reason);
     }
 
     fn is_closed(&self) -> bool {

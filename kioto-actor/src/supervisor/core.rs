@@ -165,6 +165,9 @@ impl Core {
     /// The end for good of every child, in reverse start order: tasks still
     /// running (only after a kill) are aborted, every cell is finished with
     /// its last instance's reason (`Killed` if it never ended on its own).
+    /// An aborted task may still be running on another worker; its cell is
+    /// then finished by that task as it ends, never under it (see
+    /// `consumer.rs`).
     pub(super) fn finish_children(&self) {
         let doomed: Vec<_> = {
             let mut table = self.table.lock();

@@ -49,3 +49,59 @@ pub async fn eventually(mut cond: impl FnMut() -> bool) {
     }
     panic!("condition not reached within 10 s");
 }
+
+/// Forwards every [`Terminated`](kioto_actor::Terminated) of the actors it
+/// watches into a channel, so a test can count them.
+pub struct Watcher {
+    tx: kioto_rt::sync::mpsc::UnboundedSender<kioto_actor::Terminated>,
+}
+
+impl kioto_actor::Actor for Watcher {}
+
+impl kioto_actor::Handler<kioto_actor::Terminated> for Watcher {
+    async fn handle(&mut self, msg: kioto_actor::Terminated, _: &mut kioto_actor::Context<Self>) {
+        let _ = self.tx.send(msg);
+    }
+}
+
+/// The deaths a [`Watcher`] was told of; keeps the watcher reachable (an
+/// actor nobody can reach stops).
+pub struct Deaths {
+    rx: kioto_rt::sync::mpsc::UnboundedReceiver<kioto_actor::Terminated>,
+    _watcher: kioto_actor::Addr<Watcher>,
+}
+
+impl Deaths {
+    /// The next `Terminated`.
+    pub async fn recv(&mut self) -> Option<kioto_actor::Terminated> {
+        self.rx.recv().await
+    }
+
+    /// A `Terminated` already delivered, if any.
+    pub fn try_recv(&mut self) -> Option<kioto_actor::Terminated> {
+        self.rx.try_recv().ok()
+    }
+}
+
+/// Starts a [`Watcher`] of `addr`. Call inside a runtime.
+pub fn watch<A: kioto_actor::Actor>(addr: &kioto_actor::Addr<A>) -> Deaths {
+    use kioto_actor::Actor as _;
+    let (tx, rx) = kioto_rt::sync::mpsc::unbounded_channel();
+    let addr = addr.clone();
+    let watcher = Watcher::create(move |ctx| {
+        ctx.watch(&addr);
+        Watcher { tx }
+    });
+    Deaths {
+        rx,
+        _watcher: watcher,
+    }
+}
+
+/// Awaits `fut` for at most 10 s: a hang fails the test instead of
+/// hanging it. Not a timing assertion, only a bound on a hang.
+pub async fn within<F: std::future::Future>(fut: F) -> F::Output {
+    kioto_rt::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .expect("did not finish within 10 s: something hangs")
+}

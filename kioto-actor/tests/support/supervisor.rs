@@ -149,9 +149,6 @@ pub async fn wait_started(
     .await;
 }
 
-/// Awaits `fut` with a 10 s bound on hangs.
-pub async fn within<F: std::future::Future>(fut: F) -> F::Output {
-    kioto_actor::rt::time::timeout(Duration::from_secs(10), fut)
-        .await
-        .expect("did not complete within 10 s")
-}
+/// One bound on hangs for every test binary (see `support`).
+#[allow(unused_imports)]
+pub use crate::support::within;
