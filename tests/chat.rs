@@ -443,6 +443,25 @@ fn half_closed_clients_get_their_replies() {
     a.expect("* guest-2 left lobby");
 }
 
+/// A line is a line only once its `\n` arrives: a fragment the client
+/// leaves unterminated when it closes (half or fully) is dropped, and its
+/// room hears only that it left.
+#[test]
+fn an_unterminated_fragment_at_eof_is_dropped() {
+    let server = TestServer::start();
+    let (mut a, _) = server.join();
+    let (mut b, _) = server.join();
+    let (mut c, _) = server.join();
+    b.send_raw(b"hello");
+    b.writer.shutdown(std::net::Shutdown::Write).unwrap();
+    b.expect_closed();
+    a.expect("* guest-2 left lobby");
+    c.send_raw(b"world\r");
+    drop(c);
+    a.expect("* guest-3 left lobby");
+    a.expect_nothing_before_who();
+}
+
 #[test]
 fn shutdown_tells_everyone_and_closes() {
     let server = TestServer::start();
@@ -558,8 +577,8 @@ fn a_client_that_does_not_read_is_dropped() {
     }
 }
 
-/// The framing on its own: `\r\n`, empty lines, bad UTF-8, a last line
-/// without `\n`, and a line over the limit ending the stream.
+/// The framing on its own: `\r\n`, empty lines, bad UTF-8, a fragment
+/// without `\n` at EOF dropped, and a line over the limit ending the stream.
 #[kioto::test]
 async fn frames_and_commands() {
     use chat::protocol::{Command, Frame, LineReader};
@@ -583,13 +602,14 @@ async fn frames_and_commands() {
             Frame::InvalidUtf8,
             Frame::Line("/who".into()),
             Frame::Line("12345678".into()),
-            Frame::Line("last".into()),
         ]
     );
     let commands: Vec<Option<Command>> = got.into_iter().map(Command::from_frame).collect();
     assert_eq!(commands[2], None);
     assert_eq!(commands[3], Some(Command::Reject("! invalid utf-8")));
     assert_eq!(commands[4], Some(Command::Who));
+    assert_eq!(frames(b"", 8).await, []);
+    assert_eq!(frames(b"last\r", 8).await, []);
     assert_eq!(frames(b"123456789\nafter\n", 8).await, [Frame::TooLong]);
     assert_eq!(frames(&[b'x'; 100], 8).await, [Frame::TooLong]);
     assert_eq!(

@@ -81,8 +81,9 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
     }
 
     /// The next frame; `None` at the end of the input, after a read error
-    /// or after [`Frame::TooLong`]. A last line without `\n` before EOF
-    /// still counts as a line.
+    /// or after [`Frame::TooLong`]. A line is a line only once its `\n`
+    /// arrives: bytes left without one at EOF (a client that disconnected
+    /// mid-line) are dropped, not taken for a last line.
     pub async fn next_frame(&mut self) -> Option<Frame> {
         if self.done {
             return None;
@@ -103,12 +104,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             }
             if self.eof {
                 self.done = true;
-                if pending.is_empty() {
-                    return None;
-                }
-                let frame = self.frame(self.start, self.end);
-                self.start = self.end;
-                return Some(frame);
+                return None;
             }
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
