@@ -6,13 +6,17 @@
 //! ```
 //!
 //! Logs go through `tracing-subscriber`; set `RUST_LOG` (default `info`).
-//! Ctrl-C tells every client `* server shutting down` and exits.
+//! Ctrl-C or SIGTERM tells every client `* server shutting down` and exits
+//! with status 0.
 
 #[path = "chat/mod.rs"]
 mod chat;
 
 #[path = "common/addr_arg.rs"]
 mod addr_arg;
+
+#[path = "common/stop_signal.rs"]
+mod stop_signal;
 
 use std::process::ExitCode;
 
@@ -41,15 +45,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Before saying "listening": from then on a signal is a clean stop.
+    let stop = stop_signal::stop_signal();
     tracing::info!(addr = %listener.local_addr().map_or(addr, |a| a.to_string()), "listening");
-
-    let ctrl_c = async {
-        if let Err(e) = kioto::rt::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C; stop with SIGTERM");
-            std::future::pending::<()>().await;
-        }
-    };
-    match chat::server::serve(listener, ctrl_c).await {
+    match chat::server::serve(listener, stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server failed");

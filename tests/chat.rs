@@ -10,8 +10,13 @@
 #[path = "../examples/chat/mod.rs"]
 mod chat;
 
+#[path = "../examples/common/stop_signal.rs"]
+mod stop_signal;
+
+use std::future::Future;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::pin::pin;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
@@ -30,17 +35,29 @@ struct TestServer {
 }
 
 impl TestServer {
+    /// A server that stops on [`shutdown`](Self::shutdown) (or drop).
     fn start() -> TestServer {
+        TestServer::start_with(|stopped| async {
+            let _ = stopped.await;
+        })
+    }
+
+    /// A server that stops when the future `shutdown(stopped)` completes,
+    /// where `stopped` completes on [`shutdown`](Self::shutdown) (or drop).
+    /// `shutdown` is called on the server's thread before this returns.
+    fn start_with<F, S>(shutdown: F) -> TestServer
+    where
+        F: FnOnce(oneshot::Receiver<()>) -> S + Send + 'static,
+        S: Future<Output = ()> + 'static,
+    {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = thread::spawn(move || {
             let system = kioto::System::new();
             system.block_on(async move {
+                let shutdown = shutdown(stopped);
                 let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let shutdown = async {
-                    let _ = stopped.await;
-                };
                 chat::server::serve(listener, shutdown)
                     .await
                     .expect("serve");
@@ -475,6 +492,35 @@ fn shutdown_tells_everyone_and_closes() {
         client.expect("* server shutting down");
         client.expect_closed();
     }
+}
+
+/// SIGTERM (how service managers stop a process) shuts the server down as
+/// Ctrl-C does, through the example's own `stop_signal`: every client is
+/// told, and `serve` returns `Ok` (the example then exits with 0). The only
+/// test here that raises a signal; every other server ignores it.
+#[test]
+fn sigterm_tells_everyone_and_closes() {
+    let server = TestServer::start_with(|stopped| {
+        let signal = stop_signal::stop_signal();
+        async move {
+            futures_util::future::select(pin!(signal), stopped).await;
+        }
+    });
+    let (mut a, _) = server.join();
+    let (mut b, _) = server.join();
+    b.send("/join dev");
+    b.expect("* joined dev");
+    a.expect("* guest-2 left lobby");
+    // SAFETY: `raise` has no memory-safety preconditions; `stop_signal`
+    // installed a SIGTERM handler before the server listened, so the
+    // signal does not kill the test process.
+    assert_eq!(unsafe { libc::raise(libc::SIGTERM) }, 0);
+    for client in [&mut a, &mut b] {
+        client.expect("* server shutting down");
+        client.expect_closed();
+    }
+    // Joins the server thread, which panics unless `serve` returned `Ok`.
+    server.shutdown();
 }
 
 /// 200 clients in one room each send 50 lines at once: every other client
