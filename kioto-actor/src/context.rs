@@ -48,7 +48,7 @@ pub struct Context<A: Actor> {
     pub(crate) generation: u64,
     /// Live items by id, to cancel them one by one or all at stop. A `Vec`:
     /// actors have few items, and an empty `Vec` is smaller than a map.
-    items: Vec<(u64, AbortHandle)>,
+    items: Vec<Item>,
     next_item: u64,
     /// Finished spawned futures are pruned from `items` when it grows past
     /// this, keeping the map proportional to live items.
@@ -153,16 +153,35 @@ impl<A: Actor> Context<A> {
     where
         F: FnMut(&mut A, &mut Context<A>) + Send + 'static,
     {
-        timer::run_interval(self, period, f)
+        let first = kioto_rt::time::Instant::now() + period;
+        timer::run_interval(self, first, period, f)
+    }
+
+    /// [`run_interval`](Self::run_interval) with the first tick at `start`
+    /// (at once if it has passed), then every `period` after it.
+    pub fn run_interval_at<F>(
+        &mut self,
+        start: kioto_rt::time::Instant,
+        period: Duration,
+        f: F,
+    ) -> SpawnHandle
+    where
+        F: FnMut(&mut A, &mut Context<A>) + Send + 'static,
+    {
+        timer::run_interval(self, start, period, f)
     }
 
     /// Cancels a timer, stream or spawned future. Returns whether it was
-    /// still alive.
+    /// still alive: false for a timer that has fired and run, a stream that
+    /// has ended, or a spawned future that has finished.
     pub fn cancel(&mut self, handle: SpawnHandle) -> bool {
         match self.take_item(handle.0) {
-            Some(task) => {
-                task.abort();
-                true
+            Some(item) => {
+                // A timer or stream item lives until its last envelope has
+                // run (which removes it); a spawned future is its task.
+                let alive = !(item.ends_with_task && item.task.is_finished());
+                item.task.abort();
+                alive
             }
             None => false,
         }
@@ -180,18 +199,39 @@ impl<A: Actor> Context<A> {
         stream::add_stream(self, stream)
     }
 
+    /// Feeds the items of `stream` to the actor as messages, to its
+    /// [`Handler`] for the item type, one at a time (the next item is
+    /// polled once the previous one is handled); the handlers' results are
+    /// dropped. Unlike [`add_stream`](Self::add_stream), no hook runs and
+    /// the actor goes on when the stream ends (actix's
+    /// `add_message_stream`).
+    pub fn add_message_stream<S>(&mut self, stream: S) -> SpawnHandle
+    where
+        S: futures_core::Stream + Send + 'static,
+        S::Item: Message,
+        A: Handler<S::Item>,
+    {
+        stream::add_message_stream(self, stream)
+    }
+
     /// Runs `fut` as a task tied to the actor: it is cancelled when the actor
     /// stops, and the actor does not stop as unreachable while it runs.
     pub fn spawn<F>(&mut self, fut: F) -> SpawnHandle
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let keep_alive = self.address();
+        let keep_alive = self.keep_alive();
         let task = kioto_rt::spawn(async move {
             let _keep_alive = keep_alive;
             fut.await;
         });
-        self.add_item(task.abort_handle())
+        let id = self.next_item_id();
+        self.push_item(Item {
+            id,
+            task: task.abort_handle(),
+            ends_with_task: true,
+        });
+        SpawnHandle(id)
     }
 
     /// Delivers [`Terminated`] to this actor when the actor behind `addr`
@@ -228,6 +268,22 @@ impl<A: Actor> Context<A> {
         self.cell.mailbox.capacity()
     }
 
+    /// Whether anyone but the actor itself can still reach it: an `Addr` or
+    /// `Recipient` other than those its own timers, streams and spawned
+    /// futures hold (as actix's `connected`). Those keep the actor alive on
+    /// their own, so an actor with a [`run_interval`](Self::run_interval)
+    /// runs on after its last address is gone; it checks this to stop
+    /// itself. A supervised child counts its supervisor's address.
+    pub fn connected(&self) -> bool {
+        self.cell.mailbox.foreign_senders() > 0
+    }
+
+    /// A strong address for one of the actor's own timers, streams or
+    /// spawned futures; see [`KeepAlive`].
+    pub(crate) fn keep_alive(&self) -> KeepAlive<A> {
+        KeepAlive::new(self.address())
+    }
+
     pub(crate) fn next_item_id(&mut self) -> u64 {
         self.next_item += 1;
         self.next_item
@@ -241,24 +297,31 @@ impl<A: Actor> Context<A> {
         }
     }
 
-    /// Registers a running item task under a fresh id.
-    pub(crate) fn add_item(&mut self, task: AbortHandle) -> SpawnHandle {
-        let id = self.next_item_id();
-        self.insert_item(id, task);
-        SpawnHandle(id)
+    /// Registers the task of a timer or stream item under `id`: it stays
+    /// registered until its last envelope runs (or it is cancelled), even
+    /// after its task has finished.
+    pub(crate) fn insert_item(&mut self, id: u64, task: AbortHandle) {
+        self.push_item(Item {
+            id,
+            task,
+            ends_with_task: false,
+        });
     }
 
-    pub(crate) fn insert_item(&mut self, id: u64, task: AbortHandle) {
+    fn push_item(&mut self, item: Item) {
         if self.items.len() >= self.prune_at {
-            self.items.retain(|(_, t)| !t.is_finished());
+            // Only spawned futures end with their task; a timer whose task
+            // has finished may still have its envelope queued.
+            self.items
+                .retain(|i| !(i.ends_with_task && i.task.is_finished()));
             self.prune_at = (self.items.len() * 2).max(16);
         }
-        self.items.push((id, task));
+        self.items.push(item);
     }
 
-    fn take_item(&mut self, id: u64) -> Option<AbortHandle> {
-        let i = self.items.iter().position(|(i, _)| *i == id)?;
-        Some(self.items.swap_remove(i).1)
+    fn take_item(&mut self, id: u64) -> Option<Item> {
+        let i = self.items.iter().position(|item| item.id == id)?;
+        Some(self.items.swap_remove(i))
     }
 
     /// Whether an internal envelope with `guard` may run now.
@@ -269,16 +332,48 @@ impl<A: Actor> Context<A> {
         match guard.item {
             None => true,
             Some(id) if guard.last => self.take_item(id).is_some(),
-            Some(id) => self.items.iter().any(|(i, _)| *i == id),
+            Some(id) => self.items.iter().any(|item| item.id == id),
         }
     }
 
     /// Aborts every item (the actor is stopping).
     pub(crate) fn abort_items(&mut self) {
-        for (_, task) in self.items.drain(..) {
-            task.abort();
+        for item in self.items.drain(..) {
+            item.task.abort();
         }
     }
+}
+
+/// A strong address held by one of the actor's own timers, streams or
+/// spawned futures: it keeps the actor reachable (the timer must be able to
+/// deliver), but [`Context::connected`] does not count it.
+pub(crate) struct KeepAlive<A: Actor>(Addr<A>);
+
+impl<A: Actor> KeepAlive<A> {
+    fn new(addr: Addr<A>) -> Self {
+        addr.cell().mailbox.mark_own_sender();
+        KeepAlive(addr)
+    }
+
+    pub(crate) fn addr(&self) -> &Addr<A> {
+        &self.0
+    }
+}
+
+impl<A: Actor> Drop for KeepAlive<A> {
+    fn drop(&mut self) {
+        // Unmarked before the address goes (see `mark_own_sender`).
+        self.0.cell().mailbox.unmark_own_sender();
+    }
+}
+
+/// A timer, stream or spawned future of the actor, by [`SpawnHandle`] id.
+struct Item {
+    id: u64,
+    task: AbortHandle,
+    /// A spawned future: alive exactly while its task runs. Timers and
+    /// streams end when their last envelope has run instead.
+    ends_with_task: bool,
 }
 
 impl<A: Actor> Drop for Context<A> {

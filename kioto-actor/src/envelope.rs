@@ -169,6 +169,12 @@ pub(crate) struct Ask<M: Message> {
     reply: ReplySender<M::Result>,
 }
 
+impl<M: Message> Ask<M> {
+    pub(crate) fn new(msg: M, reply: ReplySender<M::Result>) -> Self {
+        Ask { msg, reply }
+    }
+}
+
 impl<A: Actor> Envelope<A> {
     /// The envelope of a user message, with its requester's reply slot if
     /// it has one.
@@ -178,7 +184,7 @@ impl<A: Actor> Envelope<A> {
         M: Message,
     {
         match reply {
-            Some(reply) => Envelope::new(Ask { msg, reply }),
+            Some(reply) => Envelope::new(Ask::new(msg, reply)),
             None => Envelope::new(Tell(msg)),
         }
     }

@@ -99,6 +99,14 @@ const STOP: usize = 1 << 3;
 /// One reserved value in the `LEN` field.
 const LEN_ONE: usize = 1 << 4;
 
+/// The sender word: the lower half counts every strong sender, the upper
+/// half those of them that are the actor's own keep-alive handles. Every
+/// own handle is in both halves, so the word is zero exactly when the lower
+/// half is.
+const SENDERS_MASK: usize = (1 << (usize::BITS / 2)) - 1;
+/// One own sender in the upper half of the sender word.
+const OWN_SENDER: usize = 1 << (usize::BITS / 2);
+
 fn len(state: usize) -> usize {
     state >> 4
 }
@@ -212,8 +220,10 @@ pub(crate) struct Mailbox<T: SlotValue> {
     /// The bound `try_reserve` checks `LEN` against; changeable at run time.
     capacity: AtomicUsize,
     /// Strong sender handles (`Addr`, `Recipient`, keep-alive tokens of the
-    /// actor's own timers and streams). Zero with an empty queue means the
-    /// actor can never get work again: the receiver reports `Idle`.
+    /// actor's own timers and streams), and in its upper half how many of
+    /// them are those keep-alive tokens (`SENDERS_MASK`). Zero with an empty
+    /// queue means the actor can never get work again: the receiver reports
+    /// `Idle`.
     senders: AtomicUsize,
     rx_waker: AtomicWaker,
     waiters: Mutex<WaitList>,
@@ -548,7 +558,27 @@ impl<T: SlotValue> Mailbox<T> {
     }
 
     pub(crate) fn senders(&self) -> usize {
-        self.senders.load(Ordering::Acquire)
+        self.senders.load(Ordering::Acquire) & SENDERS_MASK
+    }
+
+    /// Marks one strong sender as the actor's own (a timer's, a stream's or
+    /// a spawned future's keep-alive handle), counted in the upper half of
+    /// the same word, so one load tells how many senders are someone
+    /// else's. Call after the handle exists; `unmark_own_sender` before it
+    /// goes: in between, a reader sees at most one sender too many, never
+    /// one too few.
+    pub(crate) fn mark_own_sender(&self) {
+        self.senders.fetch_add(OWN_SENDER, Ordering::Relaxed);
+    }
+
+    pub(crate) fn unmark_own_sender(&self) {
+        self.senders.fetch_sub(OWN_SENDER, Ordering::Release);
+    }
+
+    /// Strong senders other than the actor's own keep-alive handles.
+    pub(crate) fn foreign_senders(&self) -> usize {
+        let word = self.senders.load(Ordering::Acquire);
+        (word & SENDERS_MASK).saturating_sub(word >> (usize::BITS / 2))
     }
 
     /// Wakes the first waiting sender, if any. Returns whether one was woken.

@@ -3,19 +3,22 @@
 //! Names map to *weak* addresses, and each registration watches its actor:
 //! when the actor stops, its entry is removed, so a lookup never returns a
 //! dead actor's address. Services are kept by *strong* address (a service
-//! lives as long as the system, as in actix) and restarted on the next
-//! `from_registry` if they have stopped.
+//! lives as long as the system, as in actix), each under a supervisor of
+//! its own that restarts it behind the same address; one whose supervisor
+//! gave up is started anew on the next `from_registry`.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use crate::actor::Actor;
 use crate::address::{Addr, WeakAddr};
 use crate::cell::ActorId;
+use crate::supervisor::{ChildSpec, Restart, Supervisor};
 use crate::system::{Shared, System};
 
 /// A registered address (a `WeakAddr<A>` behind `Any`) and its actor's id.
@@ -72,6 +75,15 @@ impl fmt::Debug for Registry {
 
 /// A singleton actor of the current [`System`], started on first use.
 ///
+/// A service is supervised, as in actix: it runs as the `Permanent` child
+/// of a supervisor of its own, so if it panics, fails or stops it is
+/// restarted behind the same address (messages queued meanwhile wait for
+/// the new instance; only the one being handled is lost, its sender gets
+/// [`MailboxError::Closed`](crate::MailboxError::Closed)). Past
+/// [`intensity`](SystemService::intensity) restarts the supervisor gives up,
+/// the address closes for good, and the next `from_registry` starts a
+/// fresh service on a new address.
+///
 /// ```
 /// use kioto_actor::prelude::*;
 ///
@@ -97,6 +109,12 @@ impl fmt::Debug for Registry {
 /// });
 /// ```
 pub trait SystemService: Actor + Default {
+    /// How many restarts within how long the service's supervisor allows
+    /// before it gives up (see the trait docs). Default: 10 in 10 s.
+    fn intensity() -> (u32, Duration) {
+        (10, Duration::from_secs(10))
+    }
+
     /// The service's address in the current system, starting it if it is
     /// not running.
     ///
@@ -109,9 +127,17 @@ pub trait SystemService: Actor + Default {
         if let Some(addr) = registry.service::<Self>() {
             return addr;
         }
-        // Built and started without the lock held: `default` is user code
-        // and may itself look up services.
-        let fresh = Self::default().start();
+        // Started without the lock held: `default` and `started` are user
+        // code and may themselves look up services.
+        let (max_restarts, period) = Self::intensity();
+        let tree = Supervisor::builder()
+            .name(format!("service:{}", std::any::type_name::<Self>().replace('/', ":")))
+            .intensity(max_restarts, period)
+            .child(ChildSpec::new("service", Self::default).restart(Restart::Permanent))
+            .start();
+        let fresh: Addr<Self> = tree
+            .child("service")
+            .expect("a supervisor's child exists as soon as it is started");
         let mut services = registry.services.lock();
         let current = services
             .get(&TypeId::of::<Self>())
@@ -119,8 +145,11 @@ pub trait SystemService: Actor + Default {
             .filter(|a| a.connected())
             .cloned();
         match current {
-            // Lost a race: ours stops as soon as `fresh` is dropped.
-            Some(addr) => addr,
+            // Lost a race: ours is not needed.
+            Some(addr) => {
+                tree.stop();
+                addr
+            }
             None => {
                 services.insert(TypeId::of::<Self>(), Box::new(fresh.clone()));
                 fresh

@@ -16,7 +16,8 @@ use std::task::Context as TaskContext;
 
 use crate::actor::Actor;
 use crate::context::Context;
-use crate::envelope::{Envelope, EnvelopeBody, Guarded, RunWith};
+use crate::envelope::{Ask, Envelope, EnvelopeBody, Guarded, RunWith};
+use crate::handler::{Handler, Message};
 use crate::reply::{self, ReplySender};
 use crate::slot::SlotFuture;
 use crate::timer::SpawnHandle;
@@ -105,30 +106,76 @@ where
     S: Stream + Send + 'static,
     S::Item: Send + 'static,
 {
+    let started = StreamEnvelope::<S::Item>(StreamEvent::Started);
+    let finished = StreamEnvelope::<S::Item>(StreamEvent::Finished);
+    feed(
+        ctx,
+        stream,
+        Some(started),
+        |item, ack| StreamEnvelope(StreamEvent::Item(item, ack)),
+        Some(finished),
+    )
+}
+
+/// `Context::add_message_stream`: each item is a message for the actor's
+/// `Handler`, handled like a `send` whose reply nobody reads; no hooks run,
+/// and the actor goes on when the stream ends.
+pub(crate) fn add_message_stream<A, S>(ctx: &mut Context<A>, stream: S) -> SpawnHandle
+where
+    A: Handler<S::Item>,
+    S: Stream + Send + 'static,
+    S::Item: Message,
+{
+    feed::<A, S, _, _, Ask<S::Item>>(ctx, stream, None, Ask::new, None)
+}
+
+/// Polls `stream` in a task of its own and hands each item to the actor as
+/// the envelope `item(value, ack)`, waiting for the ack (or its drop)
+/// before polling the next; `started` is queued first and `finished` after
+/// the last item, which ends the context item.
+fn feed<A, S, R, B, E>(
+    ctx: &mut Context<A>,
+    stream: S,
+    started: Option<E>,
+    item: impl Fn(S::Item, ReplySender<R>) -> B + Send + 'static,
+    finished: Option<E>,
+) -> SpawnHandle
+where
+    A: Actor,
+    S: Stream + Send + 'static,
+    S::Item: Send + 'static,
+    R: Send + 'static,
+    B: EnvelopeBody<A>,
+    E: EnvelopeBody<A>,
+{
     let id = ctx.next_item_id();
     let live = ctx.guard(Some(id), false);
     let last = ctx.guard(Some(id), true);
-    let _ = ctx.cell.push_internal(Envelope::new(Guarded {
-        guard: live,
-        inner: StreamEnvelope::<S::Item>(StreamEvent::Started),
-    }));
-    let addr = ctx.address();
+    if let Some(started) = started {
+        let _ = ctx.cell.push_internal(Envelope::new(Guarded {
+            guard: live,
+            inner: started,
+        }));
+    }
+    let addr = ctx.keep_alive();
     let task = kioto_rt::spawn(async move {
         let mut stream = pin!(stream);
-        while let Some(item) = poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+        while let Some(value) = poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
             let (ack, done) = reply::channel();
             let env = Envelope::new(Guarded {
                 guard: live,
-                inner: StreamEnvelope(StreamEvent::Item(item, ack)),
+                inner: item(value, ack),
             });
-            if addr.cell().push_internal(env).is_err() || done.await.is_err() {
+            if addr.addr().cell().push_internal(env).is_err() || done.await.is_err() {
                 return;
             }
         }
-        let _ = addr.cell().push_internal(Envelope::new(Guarded {
-            guard: last,
-            inner: StreamEnvelope::<S::Item>(StreamEvent::Finished),
-        }));
+        if let Some(finished) = finished {
+            let _ = addr.addr().cell().push_internal(Envelope::new(Guarded {
+                guard: last,
+                inner: finished,
+            }));
+        }
     });
     ctx.insert_item(id, task.abort_handle());
     SpawnHandle(id)

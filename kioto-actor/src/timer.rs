@@ -51,28 +51,33 @@ where
 {
     let id = ctx.next_item_id();
     let guard = ctx.guard(Some(id), true);
-    let addr = ctx.address();
+    let addr = ctx.keep_alive();
     let task = kioto_rt::spawn(async move {
         kioto_rt::time::sleep(delay).await;
-        let _ = addr.cell().push_internal(Envelope::new(Guarded { guard, inner: body }));
+        let _ = addr.addr().cell().push_internal(Envelope::new(Guarded { guard, inner: body }));
     });
     ctx.insert_item(id, task.abort_handle());
     SpawnHandle(id)
 }
 
-pub(crate) fn run_interval<A, F>(ctx: &mut Context<A>, period: Duration, f: F) -> SpawnHandle
+pub(crate) fn run_interval<A, F>(
+    ctx: &mut Context<A>,
+    first: kioto_rt::time::Instant,
+    period: Duration,
+    f: F,
+) -> SpawnHandle
 where
     A: Actor,
     F: FnMut(&mut A, &mut Context<A>) + Send + 'static,
 {
     let id = ctx.next_item_id();
     let guard = ctx.guard(Some(id), false);
-    let addr = ctx.address();
+    let addr = ctx.keep_alive();
     let f = Arc::new(Mutex::new(f));
     // Set while a tick is queued and not yet run: later ticks are skipped.
     let queued = Arc::new(AtomicBool::new(false));
     let task = kioto_rt::spawn(async move {
-        let mut next = kioto_rt::time::Instant::now() + period;
+        let mut next = first;
         loop {
             kioto_rt::time::sleep_until(next).await;
             next += period;
@@ -86,6 +91,7 @@ where
                 (f.lock())(act, ctx);
             });
             if addr
+                .addr()
                 .cell()
                 .push_internal(Envelope::new(Guarded { guard, inner: tick }))
                 .is_err()

@@ -194,6 +194,15 @@ impl<A: Actor> WeakAddr<A> {
     pub fn connected(&self) -> bool {
         self.cell.upgrade().is_some_and(|c| !c.mailbox.is_closed())
     }
+
+    /// This weak address erased to a [`WeakRecipient`] of `M`.
+    pub fn recipient<M>(&self) -> WeakRecipient<M>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        WeakRecipient::new(self.cell.clone())
+    }
 }
 
 impl<A: Actor> Clone for WeakAddr<A> {

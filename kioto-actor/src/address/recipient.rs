@@ -5,7 +5,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Weak};
 
 use super::request::{self, RecipientRequest};
-use super::{Addr, MessageSender};
+use super::{Addr, MessageSender, WeakAddr};
 use crate::cell::ActorId;
 use crate::error::SendError;
 use crate::handler::{Handler, Message};
@@ -133,6 +133,10 @@ pub struct WeakRecipient<M: Message> {
 }
 
 impl<M: Message> WeakRecipient<M> {
+    pub(crate) fn new(sender: Weak<dyn MessageSender<M>>) -> Self {
+        WeakRecipient { sender }
+    }
+
     /// A strong recipient, if the actor still accepts messages.
     pub fn upgrade(&self) -> Option<Recipient<M>> {
         let sender = self.sender.upgrade()?;
@@ -142,6 +146,18 @@ impl<M: Message> WeakRecipient<M> {
     /// Whether the actor still accepts messages.
     pub fn connected(&self) -> bool {
         self.sender.upgrade().is_some_and(|s| !s.is_closed())
+    }
+}
+
+impl<A: Handler<M>, M: Message> From<WeakAddr<A>> for WeakRecipient<M> {
+    fn from(addr: WeakAddr<A>) -> Self {
+        addr.recipient()
+    }
+}
+
+impl<M: Message> From<Recipient<M>> for WeakRecipient<M> {
+    fn from(recipient: Recipient<M>) -> Self {
+        recipient.downgrade()
     }
 }
 
