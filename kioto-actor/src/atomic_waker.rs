@@ -24,8 +24,10 @@
 //! waker out, so a mailbox that outlives its task (an `Addr` kept after
 //! the runtime is gone) keeps neither the task nor its runtime alive.
 //!
-//! Only one thread (the actor task) ever registers, which is why a concurrent
-//! `register` is a bug rather than a case to handle.
+//! Only the consumer ever registers or takes: the actor task, and at the
+//! end whoever closes the mailbox as its single consumer (see
+//! `mailbox.rs`). That is why a concurrent `register` is a bug rather than
+//! a case to handle.
 
 use std::fmt;
 use std::task::Waker;

@@ -1,4 +1,5 @@
-//! The consumer role of a supervised child's mailbox: who may close it.
+//! The consumer role of a supervised child's mailbox: which task may
+//! consume it, and who may close it.
 //!
 //! # Why
 //!
@@ -9,33 +10,44 @@
 //! their tasks first: it is itself being dropped, or its parent finishes the
 //! whole subtree from a synchronous path. Aborting a task only flags it; the
 //! task may be inside its batch loop on another worker, popping from the
-//! very queue the supervisor would drain. Two consumers on one queue is a
-//! double free.
+//! very queue the supervisor would drain. Likewise a new instance must not
+//! start while the previous instance's aborted task still runs. Two
+//! consumers on one queue is a double free.
 //!
-//! So the right to finish a cell is handed over instead of taken:
+//! So the role is taken by the instance task itself, and closing is handed
+//! over rather than taken:
 //!
 //! ```text
-//!   Free ──hold()──▶ Held ──finish(r)──▶ HeldThenFinish(r)
-//!    ▲                 │                          │
-//!    └─── release() ───┘      release() ─▶ Free, and the task finishes(r)
-//!   finish(r) while Free: the caller finishes at once
+//!            acquire                  finish(r)
+//!   Free ───────────────▶ Held ───────────────────▶ HeldThenFinish(r)
+//!    ▲ │                   │                                │
+//!    │ │      release      │                   release      │ the task
+//!    └─┼───────────────────┘                                │ finishes(r)
+//!      │ finish(r): the caller finishes(r)                  ▼
+//!      └───────────────────────────────────────────────▶ Finished
 //! ```
 //!
-//! The supervisor holds the role for each instance task it spawns
-//! (`hold`, before the task exists); the task releases it when it can no
-//! longer consume (its future is dropped, after returning or on abort).
-//! `finish` answers whether the caller may finish now; if not, the task does
-//! so when it releases. Either way the cell is finished exactly once, and
-//! only by a party that is the mailbox's single consumer at that moment.
+//! An instance task acquires the role before it builds its actor, waiting
+//! (asynchronously) while an earlier instance's task still holds it: the
+//! supervisor normally awaits that task first, so a wait here means its
+//! bookkeeping lost a task, and the wait keeps the mailbox safe anyway. The
+//! task releases the role when it can no longer consume (its future is
+//! dropped, after returning or on abort; `Consuming` in `supervisor/child.rs`).
+//! `finish` answers whether the caller may finish now; if a task holds the
+//! role, that task finishes when it releases it. `Finished` is final: the
+//! cell is finished exactly once, by exactly one party, which is the
+//! mailbox's single consumer at that moment, and a task that finds the role
+//! finished does not run at all.
 //!
 //! # Who may touch what
 //!
 //! Everything is under one mutex, taken only when an instance starts or
-//! ends and when a child is finished: never on the message path. The
-//! payload (the reason to finish with) moves out under the lock, and the
-//! finishing itself runs after the lock is released.
+//! ends and when a child is finished: never on the message path. Payloads
+//! move out and wakers are woken after the lock is released; the finishing
+//! itself runs outside it too.
 
 use std::fmt;
+use std::task::{Context, Poll, Waker};
 
 use crate::loom::sync::Mutex;
 
@@ -45,13 +57,26 @@ pub(crate) struct ConsumerRole<R> {
 }
 
 enum Role<R> {
-    /// No task may consume: whoever wants to finish may do so at once.
+    /// No task consumes; the next instance task may take the role.
     Free,
-    /// An instance task holds the role.
+    /// An instance task holds the role; `waiting` are tasks of later
+    /// instances waiting for it.
+    Held { waiting: Vec<Waker> },
+    /// As `Held`, and the cell must be finished with `payload` when the
+    /// holder lets go.
+    HeldThenFinish { payload: R, waiting: Vec<Waker> },
+    /// The cell has been (or is being) finished: no task consumes again.
+    Finished,
+}
+
+/// What [`ConsumerRole::poll_acquire`] found.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Acquire {
+    /// The caller holds the role now and must `release` it when done.
     Held,
-    /// An instance task holds the role, and the cell must be finished with
-    /// this payload when it lets go.
-    HeldThenFinish(R),
+    /// The cell is finished or about to be: the caller must not consume.
+    Finished,
 }
 
 /// What [`ConsumerRole::finish`] decided.
@@ -60,9 +85,9 @@ enum Role<R> {
 pub(crate) enum Finish<R> {
     /// Nobody consumes: the caller finishes now, with this payload.
     Now(R),
-    /// A task still holds the role and will finish when it releases it (or
-    /// a finish was already pending).
-    Deferred,
+    /// A task holds the role and finishes when it releases it, or the cell
+    /// is already finished: nothing to do.
+    Elsewhere,
 }
 
 impl<R> ConsumerRole<R> {
@@ -72,41 +97,69 @@ impl<R> ConsumerRole<R> {
         }
     }
 
-    /// Takes the role for a new instance task. The caller has proven the
-    /// previous instance's task ended (it awaited it), so the role is free.
-    pub(crate) fn hold(&self) {
+    /// Takes the role for an instance task, waiting while another task
+    /// holds it.
+    pub(crate) fn poll_acquire(&self, cx: &mut Context<'_>) -> Poll<Acquire> {
         let mut state = self.state.lock();
-        debug_assert!(
-            matches!(*state, Role::Free),
-            "a second consumer task on one mailbox"
-        );
-        *state = Role::Held;
-    }
-
-    /// The instance task can no longer consume. Returns the payload of a
-    /// finish requested meanwhile: the caller (the task, at its very end)
-    /// must finish the cell with it.
-    pub(crate) fn release(&self) -> Option<R> {
-        let mut state = self.state.lock();
-        match std::mem::replace(&mut *state, Role::Free) {
-            Role::HeldThenFinish(payload) => Some(payload),
-            Role::Held | Role::Free => None,
+        match &mut *state {
+            Role::Free => {
+                *state = Role::Held {
+                    waiting: Vec::new(),
+                };
+                Poll::Ready(Acquire::Held)
+            }
+            Role::Held { waiting } => {
+                if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
+                    waiting.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+            Role::HeldThenFinish { .. } | Role::Finished => Poll::Ready(Acquire::Finished),
         }
     }
 
+    /// The holder can no longer consume. Returns the payload of a finish
+    /// requested meanwhile: the caller (the task, at its very end) must
+    /// finish the cell with it.
+    pub(crate) fn release(&self) -> Option<R> {
+        let (payload, waiting) = {
+            let mut state = self.state.lock();
+            match std::mem::replace(&mut *state, Role::Free) {
+                Role::Held { waiting } => (None, waiting),
+                Role::HeldThenFinish { payload, waiting } => {
+                    *state = Role::Finished;
+                    (Some(payload), waiting)
+                }
+                other @ (Role::Free | Role::Finished) => {
+                    debug_assert!(false, "released a consumer role not held");
+                    *state = other;
+                    (None, Vec::new())
+                }
+            }
+        };
+        // The next instance's task takes the role, or sees it finished.
+        for waker in waiting {
+            waker.wake();
+        }
+        payload
+    }
+
     /// Asks for the cell to be finished with `payload`: now by the caller if
-    /// no task holds the role, else by the task when it releases it. A
-    /// second request while one is pending is dropped (the first wins, as
-    /// finishing is once).
+    /// no task holds the role, else by the holder when it releases it. Only
+    /// the first request counts: finishing happens once.
     pub(crate) fn finish(&self, payload: R) -> Finish<R> {
         let mut state = self.state.lock();
-        match &*state {
+        match std::mem::replace(&mut *state, Role::Finished) {
             Role::Free => Finish::Now(payload),
-            Role::Held => {
-                *state = Role::HeldThenFinish(payload);
-                Finish::Deferred
+            Role::Held { waiting } => {
+                *state = Role::HeldThenFinish { payload, waiting };
+                Finish::Elsewhere
             }
-            Role::HeldThenFinish(_) => Finish::Deferred,
+            pending @ Role::HeldThenFinish { .. } => {
+                *state = pending;
+                Finish::Elsewhere
+            }
+            Role::Finished => Finish::Elsewhere,
         }
     }
 }
@@ -115,8 +168,9 @@ impl<R> fmt::Debug for ConsumerRole<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let role = match &*self.state.lock() {
             Role::Free => "free",
-            Role::Held => "held",
-            Role::HeldThenFinish(_) => "held, then finish",
+            Role::Held { .. } => "held",
+            Role::HeldThenFinish { .. } => "held, then finish",
+            Role::Finished => "finished",
         };
         f.debug_struct("ConsumerRole").field("role", &role).finish()
     }
@@ -125,15 +179,17 @@ impl<R> fmt::Debug for ConsumerRole<R> {
 #[cfg(all(test, loom))]
 mod loom_models {
     //! The hand-over raced against the consumer, on the real mailbox: the
-    //! queue's cells are loom-tracked, so a close that overlapped the
-    //! consumer's pops would be reported as a data race, and a value left
-    //! undropped or dropped twice fails the counts.
+    //! queue's cells and the receiver's `taken` count are loom-tracked, so a
+    //! close that overlapped the consumer (or another close) is reported as
+    //! a data race, and a value left undropped or dropped twice fails the
+    //! counts.
 
     use super::*;
-    use crate::mailbox::{Mailbox, Reserve};
+    use crate::mailbox::{Mailbox, Recv, Reserve};
     use loom::sync::atomic::{AtomicUsize, Ordering};
     use loom::sync::Arc;
     use loom::thread;
+    use std::future::poll_fn;
 
     struct Counted(Arc<AtomicUsize>);
 
@@ -143,14 +199,19 @@ mod loom_models {
         }
     }
 
-    /// A consumer task pops (taking its role first, as `spawn` does), while
-    /// a supervisor finishes the cell from another thread: the close runs
-    /// exactly once, after the consumer is done, and every value is dropped
-    /// exactly once.
+    fn acquire(role: &ConsumerRole<u8>) -> Acquire {
+        loom::future::block_on(poll_fn(|cx| role.poll_acquire(cx)))
+    }
+
+    /// A consumer task (holding the role) takes a value the way the actor
+    /// loop does, while a supervisor asks twice to finish the cell (a root
+    /// finishes its children on its way out and again in its drop guard):
+    /// exactly one close runs, after the consumer is done, and every value
+    /// is dropped exactly once.
     #[test]
-    fn finish_races_consumer() {
+    fn finish_twice_races_consumer() {
         loom::model(|| {
-            let mb = Arc::new(Mailbox::<Box<Counted>>::new(4));
+            let mb = Arc::new(Mailbox::<Box<Counted>>::new(8));
             let role = Arc::new(ConsumerRole::<u8>::new());
             let drops = Arc::new(AtomicUsize::new(0));
             let closes = Arc::new(AtomicUsize::new(0));
@@ -158,12 +219,18 @@ mod loom_models {
                 assert_eq!(mb.try_reserve(false), Reserve::Reserved);
                 mb.push(Box::new(Counted(drops.clone())));
             }
-            role.hold();
+            assert_eq!(acquire(&role), Acquire::Held);
             let consumer = {
                 let (mb, role, closes) = (mb.clone(), role.clone(), closes.clone());
                 thread::spawn(move || {
-                    // One pop, as far as an aborted task gets.
-                    drop(mb.try_pop());
+                    // One value through `poll_recv`, as far as an aborted
+                    // task gets: it leaves a place in `taken`.
+                    let v = loom::future::block_on(poll_fn(|cx| match mb.poll_recv(cx, false) {
+                        Poll::Ready(Recv::Value(v)) => Poll::Ready(v),
+                        Poll::Ready(_) => unreachable!(),
+                        Poll::Pending => Poll::Pending,
+                    }));
+                    drop(v);
                     if let Some(payload) = role.release() {
                         assert_eq!(payload, 7);
                         mb.close();
@@ -171,13 +238,44 @@ mod loom_models {
                     }
                 })
             };
-            if let Finish::Now(payload) = role.finish(7) {
-                assert_eq!(payload, 7);
-                mb.close();
-                closes.fetch_add(1, Ordering::Relaxed);
+            for _ in 0..2 {
+                if let Finish::Now(payload) = role.finish(7) {
+                    assert_eq!(payload, 7);
+                    mb.close();
+                    closes.fetch_add(1, Ordering::Relaxed);
+                }
             }
             consumer.join().unwrap();
             assert_eq!(closes.load(Ordering::Relaxed), 1);
+            assert_eq!(drops.load(Ordering::Relaxed), 2);
+        });
+    }
+
+    /// A new instance's task asks for the role while the previous one's
+    /// still holds it: it waits, and takes over only after the release, so
+    /// the two never consume at once.
+    #[test]
+    fn a_second_instance_waits_for_the_first() {
+        loom::model(|| {
+            let mb = Arc::new(Mailbox::<Box<Counted>>::new(8));
+            let role = Arc::new(ConsumerRole::<u8>::new());
+            let drops = Arc::new(AtomicUsize::new(0));
+            for _ in 0..2 {
+                assert_eq!(mb.try_reserve(false), Reserve::Reserved);
+                mb.push(Box::new(Counted(drops.clone())));
+            }
+            assert_eq!(acquire(&role), Acquire::Held);
+            let first = {
+                let (mb, role) = (mb.clone(), role.clone());
+                thread::spawn(move || {
+                    drop(mb.try_pop());
+                    assert_eq!(role.release(), None);
+                })
+            };
+            assert_eq!(acquire(&role), Acquire::Held);
+            drop(mb.try_pop());
+            assert_eq!(role.release(), None);
+            first.join().unwrap();
             assert_eq!(drops.load(Ordering::Relaxed), 2);
         });
     }

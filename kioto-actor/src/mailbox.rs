@@ -483,7 +483,9 @@ impl<T: SlotValue> Mailbox<T> {
         }
     }
 
-    /// Forgets an unanswered stop request (the stopping hook refused it).
+    /// Forgets a stop request aimed at an earlier instance: a supervised
+    /// instance calls it as it starts (a stop made after the restart but
+    /// before that moment is forgotten too).
     pub(crate) fn clear_stop(&self) {
         self.state.fetch_and(!STOP, Ordering::AcqRel);
     }

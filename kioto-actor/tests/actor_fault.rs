@@ -362,3 +362,73 @@ fn a_stop_during_a_refusing_stopping_hook_is_not_lost() {
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     });
 }
+
+static C_LIVE: AtomicUsize = AtomicUsize::new(0);
+static C_MAX_LIVE: AtomicUsize = AtomicUsize::new(0);
+static C_BLOCKED: AtomicBool = AtomicBool::new(false);
+
+/// Counts its live instances; `Block` holds its worker for a while.
+struct Counted2;
+impl Actor for Counted2 {
+    async fn started(&mut self, _: &mut Context<Self>) {
+        let n = C_LIVE.fetch_add(1, Ordering::SeqCst) + 1;
+        C_MAX_LIVE.fetch_max(n, Ordering::SeqCst);
+    }
+}
+impl Drop for Counted2 {
+    fn drop(&mut self) {
+        C_LIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+struct Block;
+impl Message for Block {
+    type Result = ();
+}
+impl Handler<Block> for Counted2 {
+    async fn handle(&mut self, _: Block, _: &mut Context<Self>) {
+        C_BLOCKED.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(600));
+        C_BLOCKED.store(false, Ordering::SeqCst);
+    }
+}
+
+/// root → Y → X → C, all killed brutally. C blocks its worker; X is
+/// restarted (its old instance's task is aborted but still running C's
+/// handler), and while the new X waits for that task, Y is restarted too,
+/// killing the new X mid-wait. The third X must still not start a C beside
+/// the one whose aborted task is running: two instances would be two
+/// consumers of one mailbox.
+#[test]
+fn a_supervisor_killed_while_it_waits_for_a_killed_child_loses_no_task() {
+    system().block_on(async {
+        let x = Supervisor::builder().child(ChildSpec::new("c", || Counted2));
+        let y = Supervisor::builder()
+            .intensity(10, Duration::from_secs(60))
+            .child(ChildSpec::supervisor("x", x).shutdown(Shutdown::Brutal));
+        let tree = Supervisor::builder()
+            .intensity(10, Duration::from_secs(60))
+            .child(ChildSpec::supervisor("y", y).shutdown(Shutdown::Brutal))
+            .start();
+        eventually(|| C_LIVE.load(Ordering::SeqCst) == 1).await;
+        let c: Addr<Counted2> = tree.child("y/x/c").expect("c");
+        c.do_send(Block);
+        eventually(|| C_BLOCKED.load(Ordering::SeqCst)).await;
+        let y = tree.supervisor("y").expect("y");
+        let restart_x = kioto_rt::spawn(async move { y.restart_child("x").await });
+        kioto_rt::time::sleep(Duration::from_millis(50)).await;
+        let t = tree.clone();
+        let restart_y = kioto_rt::spawn(async move { t.restart_child("y").await });
+        let _ = within(restart_y).await;
+        let _ = within(restart_x).await;
+        eventually(|| !C_BLOCKED.load(Ordering::SeqCst) && C_LIVE.load(Ordering::SeqCst) == 1)
+            .await;
+        assert_eq!(within(c.send(Block)).await, Ok(()), "c works again");
+        assert_eq!(
+            C_MAX_LIVE.load(Ordering::SeqCst),
+            1,
+            "two instances of c at once"
+        );
+        tree.stop();
+        within(tree.wait()).await;
+    });
+}

@@ -438,8 +438,14 @@ impl Actor for Supervisor {
                 }
             }
         }
-        for handle in leftovers {
-            let _ = handle.await;
+        // As `InFlight`s: if this instance is killed while it waits, the
+        // ones not yet awaited are parked again for the next instance.
+        let leftovers: Vec<InFlight> = leftovers
+            .into_iter()
+            .map(|handle| InFlight::new(handle, self.core.clone()))
+            .collect();
+        for task in leftovers {
+            task.join().await;
         }
         for name in self.names(|c| matches!(c.status, Status::Down)) {
             self.start_instance(&name).await;

@@ -151,8 +151,11 @@ impl SupervisorBuilder {
         // The root keeps its own address: it must not stop as unreachable
         // when the user drops every `SupervisorRef`.
         let keep = addr.clone();
+        // Built before the task, so a task dropped before its first poll
+        // still finishes the tree.
+        let guard = RootGuard(root.clone());
         let task = async move {
-            let guard = RootGuard(root.clone());
+            let guard = guard;
             let reason = run_actor(Supervisor::instance(root.clone()), ctx).await;
             drop(keep);
             let kind = if reason.is_failure() {

@@ -28,8 +28,10 @@
 //! Exactly one instance runs on a cell at a time (the mailbox has one
 //! consumer): the supervisor awaits an instance's task before starting the
 //! next, and a supervisor instance that dies with children still running
-//! aborts them and leaves their handles behind for the next supervisor
-//! instance to await.
+//! aborts them and parks their handles in its core for the next supervisor
+//! instance to await. The instance task itself enforces the rule: it takes
+//! the child's consumer role (`consumer.rs`) before it builds the actor,
+//! and gives it back only when its future is dropped.
 //!
 //! Every instance gets a fresh `token`; the supervisor acts on an exit only
 //! if its token is the child's current one, so the exit of an instance the
@@ -43,6 +45,7 @@
 //! which drops the actor where it stands.
 
 use std::any::Any;
+use std::future::poll_fn;
 use std::fmt;
 use std::sync::{Arc, Weak};
 
@@ -58,7 +61,7 @@ use super::Supervisor;
 use crate::actor::Actor;
 use crate::address::Addr;
 use crate::cell::{ActorCell, ActorId};
-use crate::consumer::{ConsumerRole, Finish};
+use crate::consumer::{Acquire, ConsumerRole, Finish};
 use crate::context::Context;
 use crate::envelope::Envelope;
 use crate::panic::catch;
@@ -193,18 +196,46 @@ fn finish_cell<A: Actor>(cell: &ActorCell<A>, nested: Option<&Arc<Core>>, reason
     cell.finish(reason);
 }
 
-/// Carried by an instance task from before it is spawned until its future
-/// is dropped (after it returns, or when it is aborted, polled or not): the
-/// moment it can no longer consume, it gives the consumer role back, and
-/// finishes the cell if a finish was requested meanwhile.
+/// Carried by an instance task until its future is dropped (after it
+/// returns, or when it is aborted, polled or not): once the task has taken
+/// the consumer role, the moment it can no longer consume it gives the role
+/// back, and finishes the cell if a finish was requested meanwhile.
 struct Consuming<A: Actor> {
     role: Arc<ConsumerRole<StopReason>>,
     cell: Arc<ActorCell<A>>,
     nested: Option<Arc<Core>>,
+    /// The task holds the role.
+    held: bool,
+}
+
+impl<A: Actor> Consuming<A> {
+    /// Takes the consumer role, waiting for an earlier instance's task that
+    /// still holds it. False if the cell is finished: the instance must not
+    /// run.
+    async fn acquire(&mut self, path: &str) -> bool {
+        let mut waited = false;
+        let acquired = poll_fn(|cx| {
+            let poll = self.role.poll_acquire(cx);
+            if poll.is_pending() && !std::mem::replace(&mut waited, true) {
+                tracing::warn!(
+                    target: "kioto::supervisor",
+                    path = %path,
+                    "a new instance waits for its predecessor's task to end"
+                );
+            }
+            poll
+        })
+        .await;
+        self.held = acquired == Acquire::Held;
+        self.held
+    }
 }
 
 impl<A: Actor> Drop for Consuming<A> {
     fn drop(&mut self) {
+        if !self.held {
+            return;
+        }
         if let Some(reason) = self.role.release() {
             finish_cell(&self.cell, self.nested.as_ref(), reason);
         }
@@ -232,16 +263,20 @@ impl<A: Actor> ChildSlot for ActorSlot<A> {
             path = %path,
         );
         let system = System::try_current();
-        self.role.hold();
         let consuming = Consuming {
             role: self.role.clone(),
             cell: cell.clone(),
             nested: self.nested.clone(),
+            held: false,
         };
         let task = async move {
             // Dropped last, with the task's state (see `Consuming`).
-            let _consuming = consuming;
-            let reason = match catch(|| factory()) {
+            let mut consuming = consuming;
+            let reason = if !consuming.acquire(&path).await {
+                // Finished before this instance could start.
+                StopReason::Killed
+            } else {
+                match catch(|| factory()) {
                 Ok(act) => {
                     // A stop request aimed at a previous instance (one that
                     // was killed before it saw it) must not stop this one.
@@ -260,6 +295,7 @@ impl<A: Actor> ChildSlot for ActorSlot<A> {
                         "child factory panicked"
                     );
                     StopReason::Panicked(panic)
+                }
                 }
             };
             if let Some(supervisor) = report.upgrade() {
