@@ -17,26 +17,7 @@ use std::time::{Duration, Instant};
 
 use kioto_actor::prelude::*;
 use kioto_actor::supervisor::Shutdown;
-use support::{eventually, system, watch, within, DropCounter, DropToken};
-
-/// Silences the panics these tests cause on purpose (their payloads start
-/// with "injected"); every other panic still prints.
-fn quiet_injected_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let text = payload
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(|s| s.as_str()));
-            if !text.is_some_and(|t| t.starts_with("injected")) {
-                default(info);
-            }
-        }));
-    });
-}
+use support::{eventually, quiet_injected_panics, system, watch, within, DropCounter, DropToken};
 
 /// Spins for a while in its handler, so a flood queues up behind it.
 struct Slow {

@@ -98,6 +98,42 @@ pub fn watch<A: kioto_actor::Actor>(addr: &kioto_actor::Addr<A>) -> Deaths {
     }
 }
 
+/// Panics on runtime threads that were not injected on purpose, since
+/// [`quiet_injected_panics`] was installed.
+static UNEXPECTED_PANICS: AtomicUsize = AtomicUsize::new(0);
+
+/// Silences the panics tests cause on purpose (their payloads start with
+/// "injected"); every other panic still prints, and one on a runtime
+/// thread is counted ([`unexpected_panics`]).
+pub fn quiet_injected_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let text = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(|s| s.as_str()));
+            if !text.is_some_and(|t| t.starts_with("injected")) {
+                let thread = std::thread::current();
+                if thread.name().is_some_and(|n| n.starts_with("kioto")) {
+                    UNEXPECTED_PANICS.fetch_add(1, Ordering::SeqCst);
+                }
+                default(info);
+            }
+        }));
+    });
+}
+
+/// How many panics not injected on purpose happened on runtime threads
+/// (named `kioto-*`: inside tasks, where a panic may go unnoticed) since
+/// [`quiet_injected_panics`]. A test's own failed assertions are not
+/// counted: they fail the test anyway.
+pub fn unexpected_panics() -> usize {
+    UNEXPECTED_PANICS.load(Ordering::SeqCst)
+}
+
 /// Awaits `fut` for at most 10 s: a hang fails the test instead of
 /// hanging it. Not a timing assertion, only a bound on a hang.
 pub async fn within<F: std::future::Future>(fut: F) -> F::Output {
