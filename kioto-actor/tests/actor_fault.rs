@@ -176,6 +176,35 @@ fn a_queued_message_whose_drop_panics_does_not_stop_the_drain() {
     });
 }
 
+/// A request that gives its message up — refused at the call, released
+/// from the wait list by the close, or timed out while waiting — drops it
+/// on the requester's side. A panicking `Drop` there is contained like one
+/// in the mailbox: the request still resolves (`Closed`, `Timeout`), and
+/// the requester's task does not panic.
+#[test]
+fn a_request_whose_message_drop_panics_still_resolves() {
+    quiet_injected_panics();
+    system().block_on(async {
+        let addr = Gate.start_with_capacity(1);
+        let mut died = watch(&addr);
+        let drops = DropCounter::default();
+        let (go, hold) = kioto_rt::sync::oneshot::channel();
+        // `Hold` blocks the actor; `Counted` keeps the mailbox full.
+        addr.do_send(Hold(hold));
+        addr.do_send(Counted(drops.token()));
+        let timed_out = kioto_rt::spawn(addr.send(PanicOnDrop).timeout(Duration::from_millis(10)));
+        assert_eq!(within(timed_out).await.unwrap(), Err(MailboxError::Timeout));
+        let waiting = kioto_rt::spawn(addr.send(PanicOnDrop));
+        addr.stop();
+        let _ = go.send(());
+        assert_eq!(within(waiting).await.unwrap(), Err(MailboxError::Closed));
+        within(died.recv()).await.expect("Terminated");
+        let refused = kioto_rt::spawn(async move { addr.send(PanicOnDrop).await });
+        assert_eq!(within(refused).await.unwrap(), Err(MailboxError::Closed));
+        assert_eq!(drops.get(), 1);
+    });
+}
+
 /// Panics in its handler after poisoning itself; a poisoned instance
 /// panics when dropped.
 struct Fragile {
