@@ -3,6 +3,7 @@
 use super::Id;
 use std::any::Any;
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
 /// A task failed to run to completion: it was cancelled (aborted, or dropped
@@ -82,6 +83,15 @@ impl JoinError {
                 }
             }
         }
+    }
+}
+
+/// Drops a panic payload caught from user code; if dropping it panics in
+/// turn, that second payload is leaked rather than dropped, so a payload
+/// type whose `Drop` always panics cannot unwind into the runtime.
+pub(crate) fn forget_payload_if_drop_panics(payload: Box<dyn Any + Send + 'static>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
     }
 }
 

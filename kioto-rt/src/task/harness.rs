@@ -3,8 +3,9 @@
 //! abort drops the future at its next poll, and the task leaves the registry
 //! the moment its future is gone.
 
-use super::error::JoinError;
+use super::error::{forget_payload_if_drop_panics, panic_message, JoinError};
 use super::meta::{TaskMeta, IDLE, RUNNING};
+use super::output::TaskOutput;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -27,7 +28,7 @@ impl<'a, F> Harness<'a, F> {
 }
 
 impl<F: Future> Future for Harness<'_, F> {
-    type Output = Result<F::Output, JoinError>;
+    type Output = TaskOutput<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `future` is structurally pinned: it is never moved out of
@@ -35,7 +36,7 @@ impl<F: Future> Future for Harness<'_, F> {
         let this = unsafe { self.get_unchecked_mut() };
         let meta = this.meta;
         if meta.is_aborted() {
-            return Poll::Ready(Err(JoinError::cancelled(meta.id)));
+            return Poll::Ready(TaskOutput::new(meta.id, Err(JoinError::cancelled(meta.id))));
         }
         // SAFETY: see above; `future` is not moved.
         let future = unsafe { Pin::new_unchecked(&mut *this.future) };
@@ -47,9 +48,12 @@ impl<F: Future> Future for Harness<'_, F> {
         super::id::set_current(prev_id);
         meta.set_state(IDLE);
         match result {
-            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
+            Ok(Poll::Ready(value)) => Poll::Ready(TaskOutput::new(meta.id, Ok(value))),
             Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(JoinError::panic(meta.id, payload))),
+            Err(payload) => Poll::Ready(TaskOutput::new(
+                meta.id,
+                Err(JoinError::panic(meta.id, payload)),
+            )),
         }
     }
 }
@@ -68,11 +72,13 @@ impl<F> Drop for Harness<'_, F> {
         super::id::set_current(prev_id);
         meta.mark_done();
         meta.shared.registry().remove(meta);
-        if result.is_err() {
+        if let Err(payload) = result {
             tracing::error!(
                 task.id = meta.id.as_u64(),
+                panic = panic_message(&*payload).unwrap_or("(not a string)"),
                 "a task's future panicked while being dropped"
             );
+            forget_payload_if_drop_panics(payload);
         }
     }
 }

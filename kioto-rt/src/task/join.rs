@@ -3,6 +3,7 @@
 
 use super::error::JoinError;
 use super::meta::TaskMeta;
+use super::output::TaskOutput;
 use super::Id;
 use crate::coop;
 use async_task::FallibleTask;
@@ -17,7 +18,9 @@ use std::task::{Context, Poll, Waker};
 ///
 /// Awaiting a `JoinHandle` yields `Ok(output)`, or a [`JoinError`] if the
 /// task panicked or was cancelled. Dropping the handle *detaches* the task:
-/// it keeps running and its output is dropped.
+/// it keeps running and its output is dropped (with the task's id as
+/// [`task::try_id`](super::try_id); a panic in the output's `Drop` is
+/// caught and logged, never propagated).
 ///
 /// ```
 /// # kioto_rt::Runtime::new().unwrap().block_on(async {
@@ -30,7 +33,7 @@ use std::task::{Context, Poll, Waker};
 /// ```
 pub struct JoinHandle<T> {
     /// `None` only after the handle was detached by `Drop`.
-    task: Option<FallibleTask<Result<T, JoinError>, TaskMeta>>,
+    task: Option<FallibleTask<TaskOutput<T>, TaskMeta>>,
     /// The task's metadata, inside the allocation that `task` keeps alive.
     meta: NonNull<TaskMeta>,
     _output: PhantomData<T>,
@@ -46,7 +49,7 @@ unsafe impl<T: Send> Sync for JoinHandle<T> {}
 impl<T> Unpin for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(task: async_task::Task<Result<T, JoinError>, TaskMeta>) -> Self {
+    pub(crate) fn new(task: async_task::Task<TaskOutput<T>, TaskMeta>) -> Self {
         let meta = NonNull::from(task.metadata());
         JoinHandle {
             task: Some(task.fallible()),
@@ -107,9 +110,9 @@ impl<T> Future for JoinHandle<T> {
             .as_mut()
             .expect("JoinHandle polled after it was dropped");
         match Pin::new(task).poll(cx) {
-            Poll::Ready(Some(result)) => {
+            Poll::Ready(Some(output)) => {
                 coop.made_progress();
-                Poll::Ready(result)
+                Poll::Ready(output.into_inner())
             }
             // The runnable was dropped without running to completion: the
             // runtime shut down (or the task was refused at spawn).
@@ -124,6 +127,8 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
+        // A finished output is dropped inside `detach`; `TaskOutput`'s own
+        // `Drop` keeps a panic there from unwinding out of this one.
         if let Some(task) = self.task.take() {
             task.detach();
         }

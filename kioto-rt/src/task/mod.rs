@@ -14,6 +14,7 @@ mod id;
 mod join;
 mod join_set;
 pub(crate) mod meta;
+mod output;
 pub(crate) mod registry;
 mod yield_now;
 
