@@ -139,6 +139,30 @@ fn a_detached_panic_payload_whose_drop_panics_is_contained() {
 }
 
 #[test]
+fn an_aborted_task_whose_future_panics_on_drop_reports_the_panic() {
+    let probe = Probe::default();
+    let rt = rt(2);
+    let p = probe.clone();
+    let err = rt.block_on(async move {
+        let value = p.value();
+        let handle = kioto_rt::spawn(async move {
+            let _value = value;
+            std::future::pending::<()>().await;
+        });
+        task::yield_now().await;
+        handle.abort();
+        handle.await.unwrap_err()
+    });
+    assert!(err.is_panic(), "got {err:?}");
+    assert_eq!(err.id(), probe.ids()[0].unwrap());
+    let payload = err.into_panic();
+    assert_eq!(support::panic_text(&*payload), "PanicOnDrop dropped");
+    assert_eq!(probe.drops.get(), 1);
+    drop(rt);
+    assert_eq!(probe.drops.get(), 1);
+}
+
+#[test]
 fn an_output_kept_past_the_runtime_is_dropped_once_without_unwinding() {
     let probe = Probe::default();
     let p = probe.clone();

@@ -2,10 +2,17 @@
 //! a panic becomes a `JoinError` instead of unwinding through a worker, an
 //! abort drops the future at its next poll, and the task leaves the registry
 //! the moment its future is gone.
+//!
+//! The user's future is dropped exactly once, with the task's id current
+//! and any panic from its `Drop` caught: by `poll` when the task was
+//! aborted, so that a panic there reaches the `JoinHandle` as
+//! `is_panic()` (as in tokio), otherwise by the harness's own `Drop`
+//! (completion, or cancellation at shutdown), where it can only be logged.
 
 use super::error::{forget_payload_if_drop_panics, panic_message, JoinError};
 use super::meta::{TaskMeta, IDLE, RUNNING};
 use super::output::TaskOutput;
+use std::any::Any;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -14,8 +21,10 @@ use std::task::{Context, Poll};
 
 pub(crate) struct Harness<'a, F> {
     meta: &'a TaskMeta,
-    /// Dropped by hand in `Drop`, before the registry entry goes.
+    /// Dropped by hand in `drop_future`, before the registry entry goes.
     future: ManuallyDrop<F>,
+    /// Set by `drop_future`: the future is gone and must not be touched.
+    future_dropped: bool,
 }
 
 impl<'a, F> Harness<'a, F> {
@@ -23,7 +32,30 @@ impl<'a, F> Harness<'a, F> {
         Harness {
             meta,
             future: ManuallyDrop::new(future),
+            future_dropped: false,
         }
+    }
+
+    /// Drops the user's future, once, then leaves the registry; returns the
+    /// payload if the future's `Drop` panicked.
+    ///
+    /// The future is dropped first: it may hold wakers, or run code that
+    /// expects the task to still be registered.
+    fn drop_future(&mut self) -> Option<Box<dyn Any + Send>> {
+        if std::mem::replace(&mut self.future_dropped, true) {
+            return None;
+        }
+        let meta = self.meta;
+        let prev_id = super::id::set_current(Some(meta.id));
+        // SAFETY: guarded by `future_dropped`, this runs once, and the field
+        // is never used again; pinning allows dropping in place.
+        let result = catch_unwind(AssertUnwindSafe(|| unsafe {
+            ManuallyDrop::drop(&mut self.future)
+        }));
+        super::id::set_current(prev_id);
+        meta.mark_done();
+        meta.shared.registry().remove(meta);
+        result.err()
     }
 }
 
@@ -36,9 +68,15 @@ impl<F: Future> Future for Harness<'_, F> {
         let this = unsafe { self.get_unchecked_mut() };
         let meta = this.meta;
         if meta.is_aborted() {
-            return Poll::Ready(TaskOutput::new(meta.id, Err(JoinError::cancelled(meta.id))));
+            let error = match this.drop_future() {
+                Some(payload) => JoinError::panic(meta.id, payload),
+                None => JoinError::cancelled(meta.id),
+            };
+            return Poll::Ready(TaskOutput::new(meta.id, Err(error)));
         }
-        // SAFETY: see above; `future` is not moved.
+        // SAFETY: see above; `future` is not moved. It is still there: it
+        // is only dropped on abort, and an aborted harness returns `Ready`
+        // above, after which async-task never polls it again.
         let future = unsafe { Pin::new_unchecked(&mut *this.future) };
         meta.set_state(RUNNING);
         meta.count_poll();
@@ -60,21 +98,9 @@ impl<F: Future> Future for Harness<'_, F> {
 
 impl<F> Drop for Harness<'_, F> {
     fn drop(&mut self) {
-        // Drop the user's future first (it may hold wakers or run code that
-        // expects the task to still be registered), then leave the registry.
-        let meta = self.meta;
-        let prev_id = super::id::set_current(Some(meta.id));
-        // SAFETY: this is the only place the future is dropped, and the
-        // field is never used again; pinning allows dropping in place.
-        let result = catch_unwind(AssertUnwindSafe(|| unsafe {
-            ManuallyDrop::drop(&mut self.future)
-        }));
-        super::id::set_current(prev_id);
-        meta.mark_done();
-        meta.shared.registry().remove(meta);
-        if let Err(payload) = result {
+        if let Some(payload) = self.drop_future() {
             tracing::error!(
-                task.id = meta.id.as_u64(),
+                task.id = self.meta.id.as_u64(),
                 panic = panic_message(&*payload).unwrap_or("(not a string)"),
                 "a task's future panicked while being dropped"
             );

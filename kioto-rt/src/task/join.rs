@@ -67,7 +67,8 @@ impl<T> JoinHandle<T> {
 
     /// Aborts the task: its future is dropped the next time it would be
     /// polled (at once if it is idle), and awaiting this handle then yields
-    /// a [`JoinError`] whose `is_cancelled()` is true. A task that already
+    /// a [`JoinError`] whose `is_cancelled()` is true, or `is_panic()` if
+    /// the future panicked while being dropped. A task that already
     /// finished is unaffected.
     pub fn abort(&self) {
         abort(self.meta());
