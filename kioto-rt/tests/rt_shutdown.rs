@@ -2,8 +2,9 @@
 //! that once hung, crashed or leaked.
 
 use futures_util::FutureExt;
+use kioto_rt::runtime::Builder;
 use kioto_rt::task::{self, JoinSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -176,4 +177,64 @@ fn a_yielded_task_is_not_stuck_behind_a_blocked_worker() {
             .unwrap();
         });
     });
+}
+
+#[test]
+fn a_panicking_thread_start_hook_does_not_hang_the_runtime_drop() {
+    // The blocking thread died in the hook while still counted, and the
+    // drop waited for it forever.
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    within(Duration::from_secs(60), move || {
+        let rt = Builder::new_multi_thread()
+            .worker_threads(1)
+            .on_thread_start(|| panic!("on_thread_start hook"))
+            .build()
+            .unwrap();
+        let handle = rt.spawn_blocking(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        drop(rt);
+        drop(handle);
+    });
+    // Either it ran before the drop or the drop cancelled it: never twice.
+    assert!(ran.load(Ordering::SeqCst) <= 1);
+}
+
+#[test]
+fn a_blocking_closure_runs_even_when_its_thread_start_hook_panics() {
+    // Workers start (and pass the hook) first; only then is it armed, so
+    // only blocking threads panic in it. Their closures still run.
+    let armed = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicUsize::new(0));
+    let stopped = Arc::new(AtomicUsize::new(0));
+    let (a, s, t) = (armed.clone(), started.clone(), stopped.clone());
+    let rt = Builder::new_multi_thread()
+        .worker_threads(1)
+        .on_thread_start(move || {
+            if a.load(Ordering::SeqCst) {
+                panic!("on_thread_start hook on a blocking thread");
+            }
+            s.fetch_add(1, Ordering::SeqCst);
+        })
+        .on_thread_stop(move || {
+            t.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    assert!(support::wait_until(|| started.load(Ordering::SeqCst) == 1));
+    armed.store(true, Ordering::SeqCst);
+    let out = within(Duration::from_secs(60), move || {
+        let out = rt.block_on(async {
+            let a = task::spawn_blocking(|| 1).await.unwrap();
+            let b = task::spawn_blocking(|| 2).await.unwrap();
+            a + b
+        });
+        drop(rt);
+        out
+    });
+    assert_eq!(out, 3);
+    // Every thread that started also ran its stop hook: the worker and
+    // each blocking thread.
+    assert!(stopped.load(Ordering::SeqCst) >= 2);
 }

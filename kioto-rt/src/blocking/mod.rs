@@ -7,7 +7,7 @@
 //! schedule function submits it here, so its `JoinHandle`, panic capture and
 //! abort-before-start behave like any other task's.
 
-use crate::runtime::{context, Handle};
+use crate::runtime::{context, run_thread_hook, Handle};
 use crate::scheduler::Notified;
 use parking_lot::{Condvar, Mutex};
 use std::cell::Cell;
@@ -156,9 +156,9 @@ impl BlockingPool {
 impl Inner {
     fn run(self: Arc<Self>) {
         POOL.with(|p| p.set(Arc::as_ptr(&self)));
-        if let Some(f) = &self.on_start {
-            f();
-        }
+        // Contained: this thread is already counted in `threads`, and the
+        // submit that started it relies on it to run the queued closure.
+        run_thread_hook(self.on_start.as_ref(), "the on_thread_start hook");
         let handle = self.handle.lock().upgrade();
         let _enter = handle.map(|shared| context::enter(Handle::from_shared(shared)));
         let mut state = self.state.lock();
@@ -191,8 +191,6 @@ impl Inner {
         self.all_exited.notify_all();
         drop(state);
         drop(_enter);
-        if let Some(f) = &self.on_stop {
-            f();
-        }
+        run_thread_hook(self.on_stop.as_ref(), "the on_thread_stop hook");
     }
 }

@@ -128,13 +128,18 @@ impl Builder {
         self
     }
 
-    /// Runs `f` on each runtime thread when it starts.
+    /// Runs `f` on each runtime thread (worker or blocking) when it starts.
+    ///
+    /// If `f` panics, the panic is caught and logged with `tracing::error!`
+    /// and the thread starts anyway: a worker still runs tasks, a blocking
+    /// thread still runs the closure it was started for.
     pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
         self.on_thread_start = Some(Arc::new(f));
         self
     }
 
-    /// Runs `f` on each runtime thread before it exits.
+    /// Runs `f` on each runtime thread before it exits. A panic in `f` is
+    /// caught and logged, as for [`on_thread_start`](Self::on_thread_start).
     pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
         self.on_thread_stop = Some(Arc::new(f));
         self

@@ -34,6 +34,21 @@ use std::time::Duration;
 
 type Callback = Arc<dyn Fn() + Send + Sync>;
 
+/// Runs an `on_thread_start`/`on_thread_stop` hook. A panic in it is
+/// caught and logged, and the thread carries on with its work: a worker
+/// runs its tasks, a blocking thread its closures. Letting it unwind would
+/// kill a thread the runtime still counts on (a blocking thread that died
+/// in its start hook stayed counted, and dropping the runtime waited for it
+/// forever), and a start hook that always panics would make every
+/// replacement thread die the same way.
+pub(crate) fn run_thread_hook(hook: Option<&Callback>, name: &'static str) {
+    if let Some(f) = hook {
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f())) {
+            crate::task::report_contained_panic(payload, name, None);
+        }
+    }
+}
+
 /// Settings fixed at build time.
 #[derive(Clone)]
 pub(crate) struct Config {
@@ -111,13 +126,9 @@ impl Runtime {
             tracing::trace!(worker = launch.index(), "starting worker");
             // On error, `rt` drops here and shuts down what started.
             let thread = builder.spawn(move || {
-                if let Some(f) = &on_start {
-                    f();
-                }
+                run_thread_hook(on_start.as_ref(), "the on_thread_start hook");
                 launch.run();
-                if let Some(f) = &on_stop {
-                    f();
-                }
+                run_thread_hook(on_stop.as_ref(), "the on_thread_stop hook");
             })?;
             rt.workers.push(thread);
         }

@@ -86,10 +86,21 @@ impl JoinError {
     }
 }
 
-/// Drops a panic payload caught from user code; if dropping it panics in
-/// turn, that second payload is leaked rather than dropped, so a payload
-/// type whose `Drop` always panics cannot unwind into the runtime.
-pub(crate) fn forget_payload_if_drop_panics(payload: Box<dyn Any + Send + 'static>) {
+/// Reports a panic caught from user code that nobody can receive (a
+/// destructor the runtime ran, a thread hook) with `tracing::error!`, then
+/// drops its payload; if dropping the payload panics in turn, that second
+/// payload is leaked, so a payload whose `Drop` always panics cannot unwind
+/// into the runtime either.
+pub(crate) fn report_contained_panic(
+    payload: Box<dyn Any + Send + 'static>,
+    what: &'static str,
+    task: Option<Id>,
+) {
+    tracing::error!(
+        task.id = task.map(Id::as_u64),
+        panic = panic_message(&*payload).unwrap_or("(not a string)"),
+        "{what} panicked; the panic was caught"
+    );
     if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
         std::mem::forget(again);
     }

@@ -9,7 +9,7 @@
 //! `is_panic()` (as in tokio), otherwise by the harness's own `Drop`
 //! (completion, or cancellation at shutdown), where it can only be logged.
 
-use super::error::{forget_payload_if_drop_panics, panic_message, JoinError};
+use super::error::{report_contained_panic, JoinError};
 use super::meta::{TaskMeta, IDLE, RUNNING};
 use super::output::TaskOutput;
 use std::any::Any;
@@ -99,12 +99,7 @@ impl<F: Future> Future for Harness<'_, F> {
 impl<F> Drop for Harness<'_, F> {
     fn drop(&mut self) {
         if let Some(payload) = self.drop_future() {
-            tracing::error!(
-                task.id = self.meta.id.as_u64(),
-                panic = panic_message(&*payload).unwrap_or("(not a string)"),
-                "a task's future panicked while being dropped"
-            );
-            forget_payload_if_drop_panics(payload);
+            report_contained_panic(payload, "dropping a task's future", Some(self.meta.id));
         }
     }
 }

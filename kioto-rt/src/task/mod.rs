@@ -18,6 +18,7 @@ mod output;
 pub(crate) mod registry;
 mod yield_now;
 
+pub(crate) use error::report_contained_panic;
 pub use error::JoinError;
 pub(crate) use harness::Harness;
 pub use id::{id, try_id, Id};

@@ -14,7 +14,7 @@
 //! panic into a `tracing::error!`. A value handed to the user through
 //! `into_inner` is the user's to drop.
 
-use super::error::{forget_payload_if_drop_panics, panic_message, JoinError};
+use super::error::{report_contained_panic, JoinError};
 use super::Id;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -53,12 +53,7 @@ impl<T> Drop for TaskOutput<T> {
         }));
         super::id::set_current(prev_id);
         if let Err(payload) = result {
-            tracing::error!(
-                task.id = self.id.as_u64(),
-                panic = panic_message(&*payload).unwrap_or("(not a string)"),
-                "a task's unjoined output panicked while being dropped"
-            );
-            forget_payload_if_drop_panics(payload);
+            report_contained_panic(payload, "dropping a task's unjoined output", Some(self.id));
         }
     }
 }
