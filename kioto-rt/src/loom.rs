@@ -63,6 +63,18 @@ mod imp {
                 guard
             }
 
+            /// `wait` with a timeout that says whether it timed out. A
+            /// time-out may race a notification: the caller must decide
+            /// from the state it guards, not from this flag alone.
+            pub(crate) fn wait_timeout<'a, T>(
+                &self,
+                mut guard: MutexGuard<'a, T>,
+                timeout: std::time::Duration,
+            ) -> (MutexGuard<'a, T>, bool) {
+                let timed_out = self.0.wait_for(&mut guard, timeout).timed_out();
+                (guard, timed_out)
+            }
+
             pub(crate) fn notify_one(&self) {
                 self.0.notify_one();
             }
@@ -95,7 +107,8 @@ mod imp {
     }
 
     pub(crate) mod thread {
-        pub(crate) use std::thread::{current, yield_now};
+        pub(crate) use std::thread::{current, yield_now, Builder};
+        pub(crate) use std::thread_local;
     }
 
     pub(crate) mod hint {
@@ -136,15 +149,47 @@ mod imp {
 
         /// loom's condvar behind the std build's API.
         #[derive(Debug, Default)]
-        pub(crate) struct Condvar(loom::sync::Condvar);
+        pub(crate) struct Condvar(loom::sync::Condvar, ModelClock);
+
+        /// loom has no time, so a model says when it passes: each
+        /// `expire_timeouts` ends every `wait_timeout` in progress.
+        #[derive(Debug, Default)]
+        struct ModelClock(loom::sync::atomic::AtomicUsize);
 
         impl Condvar {
             pub(crate) fn new() -> Self {
-                Condvar(loom::sync::Condvar::new())
+                Condvar(loom::sync::Condvar::new(), ModelClock::default())
             }
 
             pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
                 self.0.wait(guard).unwrap()
+            }
+
+            /// A wait that ends with a notification (reporting no time-out)
+            /// or when the model calls [`expire_timeouts`](Self::expire_timeouts)
+            /// (reporting one). Waits begun after that call are not ended
+            /// by it: each needs time to pass again.
+            pub(crate) fn wait_timeout<'a, T>(
+                &self,
+                guard: MutexGuard<'a, T>,
+                _timeout: std::time::Duration,
+            ) -> (MutexGuard<'a, T>, bool) {
+                use loom::sync::atomic::Ordering::SeqCst;
+                let started = (self.1).0.load(SeqCst);
+                let guard = self.0.wait(guard).unwrap();
+                let timed_out = (self.1).0.load(SeqCst) != started;
+                (guard, timed_out)
+            }
+
+            /// Lets the keep-alive of every `wait_timeout` in progress run
+            /// out: each wakes and reports a time-out, like a timer firing.
+            /// Call it with the waiters' mutex held, so that no waiter is
+            /// between reading the clock and starting to wait.
+            pub(crate) fn expire_timeouts(&self) {
+                (self.1)
+                    .0
+                    .fetch_add(1, loom::sync::atomic::Ordering::SeqCst);
+                self.0.notify_all();
             }
 
             pub(crate) fn wait_for<'a, T>(
@@ -172,7 +217,8 @@ mod imp {
     }
 
     pub(crate) mod thread {
-        pub(crate) use loom::thread::{current, yield_now};
+        pub(crate) use loom::thread::{current, yield_now, Builder};
+        pub(crate) use loom::thread_local;
     }
 
     pub(crate) mod hint {

@@ -6,22 +6,35 @@
 //! when the cap is reached. A blocking task is an ordinary kioto task whose
 //! schedule function submits it here, so its `JoinHandle`, panic capture and
 //! abort-before-start behave like any other task's.
+//!
+//! The pool is generic over what it runs ([`Job`]) only so that loom
+//! models can drive the very same code with plain closures.
 
+use crate::loom::sync::{Condvar, Mutex};
 use crate::runtime::{context, run_thread_hook, Handle};
 use crate::scheduler::Notified;
-use parking_lot::{Condvar, Mutex};
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone)]
-pub(crate) struct BlockingPool {
-    inner: Arc<Inner>,
+/// Something a pool thread runs; dropping it unrun cancels it.
+pub(crate) trait Job: Send + 'static {
+    fn run(self);
 }
 
-struct Inner {
-    state: Mutex<State>,
+impl Job for Notified {
+    fn run(self) {
+        Notified::run(self);
+    }
+}
+
+pub(crate) struct BlockingPool<J: Job = Notified> {
+    inner: Arc<Inner<J>>,
+}
+
+struct Inner<J> {
+    state: Mutex<State<J>>,
     condvar: Condvar,
     /// Signalled when the last thread exits (for shutdown).
     all_exited: Condvar,
@@ -32,12 +45,11 @@ struct Inner {
     on_stop: Option<Arc<dyn Fn() + Send + Sync>>,
     /// The runtime, to enter its context on pool threads (weak: the pool
     /// lives inside the runtime's shared state).
-    handle: Mutex<Weak<crate::scheduler::Shared>>,
+    handle: parking_lot::Mutex<Weak<crate::scheduler::Shared>>,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    queue: VecDeque<Notified>,
+struct State<J> {
+    queue: VecDeque<J>,
     threads: usize,
     idle: usize,
     /// Idle threads already notified but not yet awake: each submit that
@@ -48,18 +60,26 @@ struct State {
     shutdown: bool,
 }
 
-thread_local! {
-    /// The pool whose thread this is, so a shutdown started from one of its
-    /// own threads (a runtime dropped inside `spawn_blocking`) does not wait
-    /// for itself.
-    static POOL: Cell<*const Inner> = const { Cell::new(std::ptr::null()) };
+crate::loom::thread::thread_local! {
+    /// The pool whose thread this is (as an address), so a shutdown started
+    /// from one of its own threads (a runtime dropped inside
+    /// `spawn_blocking`) does not wait for itself.
+    static POOL: Cell<usize> = Cell::new(0);
 }
 
-impl std::fmt::Debug for Inner {
+impl<J: Job> Clone for BlockingPool<J> {
+    fn clone(&self) -> Self {
+        BlockingPool {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<J: Job> std::fmt::Debug for BlockingPool<J> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BlockingPool")
-            .field("max_threads", &self.max_threads)
-            .field("keep_alive", &self.keep_alive)
+            .field("max_threads", &self.inner.max_threads)
+            .field("keep_alive", &self.inner.keep_alive)
             .finish_non_exhaustive()
     }
 }
@@ -72,11 +92,17 @@ pub(crate) struct PoolConfig {
     pub(crate) on_stop: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
-impl BlockingPool {
-    pub(crate) fn new(config: PoolConfig) -> BlockingPool {
+impl<J: Job> BlockingPool<J> {
+    pub(crate) fn new(config: PoolConfig) -> BlockingPool<J> {
         BlockingPool {
             inner: Arc::new(Inner {
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    threads: 0,
+                    idle: 0,
+                    notified: 0,
+                    shutdown: false,
+                }),
                 condvar: Condvar::new(),
                 all_exited: Condvar::new(),
                 max_threads: config.max_threads.max(1),
@@ -84,7 +110,7 @@ impl BlockingPool {
                 thread_name: config.thread_name,
                 on_start: config.on_start,
                 on_stop: config.on_stop,
-                handle: Mutex::new(Weak::new()),
+                handle: parking_lot::Mutex::new(Weak::new()),
             }),
         }
     }
@@ -94,7 +120,7 @@ impl BlockingPool {
     }
 
     /// Queues a blocking task, starting a thread if none is idle.
-    pub(crate) fn submit(&self, task: Notified) {
+    pub(crate) fn submit(&self, task: J) {
         let mut state = self.inner.state.lock();
         if state.shutdown {
             drop(state);
@@ -109,7 +135,7 @@ impl BlockingPool {
             state.threads += 1;
             drop(state);
             let inner = self.inner.clone();
-            let spawned = std::thread::Builder::new()
+            let spawned = crate::loom::thread::Builder::new()
                 .name((self.inner.thread_name)())
                 .spawn(move || inner.run());
             if let Err(e) = spawned {
@@ -124,7 +150,7 @@ impl BlockingPool {
     /// for running ones to finish (forever if `None`). Returns false on
     /// timeout.
     pub(crate) fn shutdown(&self, timeout: Option<Duration>) -> bool {
-        let queued: Vec<Notified> = {
+        let queued: Vec<J> = {
             let mut state = self.inner.state.lock();
             state.shutdown = true;
             self.inner.condvar.notify_all();
@@ -132,18 +158,20 @@ impl BlockingPool {
         };
         drop(queued);
         let deadline = timeout.map(|t| Instant::now() + t);
-        let own = POOL.with(|p| std::ptr::eq(p.get(), Arc::as_ptr(&self.inner)));
-        let others = |state: &State| state.threads - usize::from(own);
+        let own = POOL.with(|p| p.get() == self.inner.address());
+        let others = |state: &State<J>| state.threads - usize::from(own);
         let mut state = self.inner.state.lock();
         while others(&state) > 0 {
-            match deadline {
+            state = match deadline {
                 Some(d) => {
-                    if self.inner.all_exited.wait_until(&mut state, d).timed_out() {
-                        return others(&state) == 0;
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
                     }
+                    self.inner.all_exited.wait_timeout(state, left).0
                 }
-                None => self.inner.all_exited.wait(&mut state),
-            }
+                None => self.inner.all_exited.wait(state),
+            };
         }
         true
     }
@@ -153,9 +181,13 @@ impl BlockingPool {
     }
 }
 
-impl Inner {
+impl<J: Job> Inner<J> {
+    fn address(&self) -> usize {
+        self as *const Self as usize
+    }
+
     fn run(self: Arc<Self>) {
-        POOL.with(|p| p.set(Arc::as_ptr(&self)));
+        POOL.with(|p| p.set(self.address()));
         // Contained: this thread is already counted in `threads`, and the
         // submit that started it relies on it to run the queued closure.
         run_thread_hook(self.on_start.as_ref(), "the on_thread_start hook");
@@ -173,10 +205,8 @@ impl Inner {
                 break;
             }
             state.idle += 1;
-            let timed_out = self
-                .condvar
-                .wait_for(&mut state, self.keep_alive)
-                .timed_out();
+            let (guard, timed_out) = self.condvar.wait_timeout(state, self.keep_alive);
+            state = guard;
             state.idle -= 1;
             if !timed_out {
                 state.notified = state.notified.saturating_sub(1);
