@@ -7,10 +7,43 @@
 //! schedule function submits it here, so its `JoinHandle`, panic capture and
 //! abort-before-start behave like any other task's.
 //!
-//! The pool is generic over what it runs ([`Job`]) only so that loom
-//! models can drive the very same code with plain closures.
+//! The pool is generic over what it runs ([`Job`]) only so that the loom
+//! models at the bottom can drive the very same code with plain closures.
+//!
+//! # Who touches what
+//!
+//! All of `State` is under one mutex. `condvar` wakes idle threads;
+//! `all_exited` wakes a `shutdown` waiting for threads to exit.
+//!
+//! - `queue`: pushed by `submit`, popped by pool threads, drained once by
+//!   `shutdown`.
+//! - `threads`: incremented by `submit` when it decides to start a thread
+//!   (before the thread exists, so the next submit already counts it);
+//!   decremented by the thread itself, in the same critical section in
+//!   which it saw an empty queue and decided to exit, so no closure can be
+//!   queued for a thread that is leaving.
+//! - `idle`: threads inside `wait_idle`; each thread counts itself in and
+//!   out.
+//! - `notified`: notifications sent to idle threads and not yet taken.
+//!   `submit` adds one (and calls `notify_one`) only while
+//!   `idle > notified`; the first idle thread to wake up afterwards, for
+//!   whatever reason, takes one and leaves the idle wait to work. Each
+//!   taking also leaves `idle`, so `notified <= idle` always holds.
+//! - `shutdown`: set once, by `shutdown`.
+//!
+//! A notification is taken by whoever wakes first, not by whoever
+//! `notify_one` picked, because the two can differ: a thread whose
+//! keep-alive ran out may be waiting for the mutex while `submit` still
+//! counts it idle and notifies; the notification then wakes another idle
+//! thread or nobody. The pool once took a notification only on a wake-up
+//! that was "not a time-out", so that race left `notified` one too high
+//! for good: an idle thread became invisible to `submit`, which started
+//! needless threads or, at the cap, left closures queued until some idle
+//! thread's keep-alive ran out (10 s). Taking on any wake-up keeps the
+//! count exact; a thread woken with nothing left to take treats it as a
+//! spurious wake-up and waits again.
 
-use crate::loom::sync::{Condvar, Mutex};
+use crate::loom::sync::{Condvar, Mutex, MutexGuard};
 use crate::runtime::{context, run_thread_hook, Handle};
 use crate::scheduler::Notified;
 use std::cell::Cell;
@@ -52,7 +85,7 @@ struct State<J> {
     queue: VecDeque<J>,
     threads: usize,
     idle: usize,
-    /// Idle threads already notified but not yet awake: each submit that
+    /// Notifications not yet taken by an idle thread: each submit that
     /// finds `idle > notified` wakes one more; otherwise it starts a thread.
     /// Without it, two quick submits could notify the same idle thread and
     /// leave the second closure waiting (a deadlock if the two rendezvous).
@@ -204,14 +237,9 @@ impl<J: Job> Inner<J> {
             if state.shutdown {
                 break;
             }
-            state.idle += 1;
-            let (guard, timed_out) = self.condvar.wait_timeout(state, self.keep_alive);
+            let (guard, woke) = self.wait_idle(state);
             state = guard;
-            state.idle -= 1;
-            if !timed_out {
-                state.notified = state.notified.saturating_sub(1);
-            }
-            if timed_out && state.queue.is_empty() && !state.shutdown {
+            if let Woke::KeepAliveExpired = woke {
                 break;
             }
         }
@@ -222,5 +250,161 @@ impl<J: Job> Inner<J> {
         drop(state);
         drop(_enter);
         run_thread_hook(self.on_stop.as_ref(), "the on_thread_stop hook");
+    }
+
+    /// Waits, counted as idle, until there may be work (a notification to
+    /// take, a queued closure, shutdown) or the keep-alive runs out with
+    /// none of those; see the module docs.
+    fn wait_idle<'a>(
+        &self,
+        mut state: MutexGuard<'a, State<J>>,
+    ) -> (MutexGuard<'a, State<J>>, Woke) {
+        state.idle += 1;
+        let woke = loop {
+            let (guard, timed_out) = self.condvar.wait_timeout(state, self.keep_alive);
+            state = guard;
+            if state.notified > 0 {
+                state.notified -= 1;
+                break Woke::Work;
+            }
+            // Never retire while something is queued, even on a time-out.
+            if state.shutdown || !state.queue.is_empty() {
+                break Woke::Work;
+            }
+            if timed_out {
+                break Woke::KeepAliveExpired;
+            }
+        };
+        state.idle -= 1;
+        (state, woke)
+    }
+}
+
+/// How an idle wait ended.
+#[must_use]
+enum Woke {
+    /// Go and look at the queue (and the shutdown flag).
+    Work,
+    /// Idle for the whole keep-alive with nothing to do: exit.
+    KeepAliveExpired,
+}
+
+#[cfg(all(test, loom))]
+mod tests {
+    //! Models of the notify/idle-timeout protocol, driving the pool's own
+    //! `submit`, thread loop and `shutdown` with closures that count runs.
+    //! Time passes only where a model calls `expire_timeouts`.
+
+    use super::*;
+    use crate::loom::sync::Arc as LoomArc;
+    use loom::thread;
+
+    /// Counts finished jobs; the model's main thread waits on it.
+    #[derive(Default)]
+    struct Done {
+        count: Mutex<usize>,
+        cv: Condvar,
+    }
+
+    impl Done {
+        fn wait_for(&self, n: usize) {
+            let mut count = self.count.lock();
+            while *count < n {
+                count = self.cv.wait(count);
+            }
+        }
+    }
+
+    /// A closure run by the pool; when done it bumps `Done`.
+    struct TestJob {
+        work: Box<dyn FnOnce() + Send>,
+        done: LoomArc<Done>,
+    }
+
+    impl Job for TestJob {
+        fn run(self) {
+            (self.work)();
+            *self.done.count.lock() += 1;
+            self.done.cv.notify_all();
+        }
+    }
+
+    fn pool(max_threads: usize) -> BlockingPool<TestJob> {
+        BlockingPool::new(PoolConfig {
+            max_threads,
+            keep_alive: Duration::from_secs(10),
+            thread_name: Arc::new(|| "loom-blocking".to_string()),
+            on_start: None,
+            on_stop: None,
+        })
+    }
+
+    fn job(done: &LoomArc<Done>, work: impl FnOnce() + Send + 'static) -> TestJob {
+        TestJob {
+            work: Box::new(work),
+            done: done.clone(),
+        }
+    }
+
+    /// The keep-alive of the idle thread runs out while a closure is being
+    /// submitted. Whichever way that race goes, the pool must stay exact:
+    /// a later closure at the cap is picked up at once, without more time
+    /// passing (if the time-out left `notified` one too high, the idle
+    /// thread is invisible to `submit`, the closure waits for a time-out
+    /// that never comes, and loom reports the deadlock).
+    #[test]
+    fn loom_idle_timeout_racing_a_submit_keeps_the_idle_count_exact() {
+        loom::model(|| {
+            let pool = pool(1);
+            let done = LoomArc::new(Done::default());
+            pool.submit(job(&done, || {}));
+            done.wait_for(1);
+            let clock = {
+                let inner = pool.inner.clone();
+                thread::spawn(move || {
+                    let _state = inner.state.lock();
+                    inner.condvar.expire_timeouts();
+                })
+            };
+            pool.submit(job(&done, || {}));
+            done.wait_for(2);
+            clock.join().unwrap();
+            pool.submit(job(&done, || {}));
+            done.wait_for(3);
+            assert!(pool.shutdown(None));
+        });
+    }
+
+    /// Two closures submitted at once while one thread is idle, one
+    /// waiting for the other: they must run on two threads (the second
+    /// submit must not notify the thread the first one already notified).
+    #[test]
+    fn loom_two_submits_never_notify_the_same_idle_thread() {
+        loom::model(|| {
+            let pool = pool(2);
+            let done = LoomArc::new(Done::default());
+            pool.submit(job(&done, || {}));
+            done.wait_for(1);
+            let gate = LoomArc::new((Mutex::new(false), Condvar::new()));
+            let (g1, g2) = (gate.clone(), gate.clone());
+            let other = {
+                let (pool, done) = (pool.clone(), done.clone());
+                thread::spawn(move || {
+                    pool.submit(job(&done, move || {
+                        let mut open = g1.0.lock();
+                        while !*open {
+                            open = g1.1.wait(open);
+                        }
+                    }));
+                })
+            };
+            pool.submit(job(&done, move || {
+                *g2.0.lock() = true;
+                g2.1.notify_all();
+            }));
+            other.join().unwrap();
+            done.wait_for(3);
+            assert!(pool.shutdown(None));
+        });
     }
 }
