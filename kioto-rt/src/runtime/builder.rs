@@ -162,6 +162,11 @@ impl Builder {
     /// Fails if a thread cannot be started or the I/O driver cannot be
     /// created, or if more than 65,535 workers were asked for.
     pub fn build(&mut self) -> io::Result<Runtime> {
+        Runtime::start(self.config()?)
+    }
+
+    /// The settings, checked.
+    pub(crate) fn config(&self) -> io::Result<Config> {
         let worker_threads = self.worker_threads.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -185,7 +190,7 @@ impl Builder {
             on_thread_start: self.on_thread_start.clone(),
             on_thread_stop: self.on_thread_stop.clone(),
         };
-        Runtime::start(config)
+        Ok(config)
     }
 }
 

@@ -100,7 +100,9 @@ impl Runtime {
         Builder::new_multi_thread().build()
     }
 
-    fn start(config: Config) -> io::Result<Runtime> {
+    /// The state shared by the runtime's threads, before any of them
+    /// starts.
+    fn shared(config: &Config) -> io::Result<(Arc<Shared>, Vec<scheduler::WorkerLaunch>)> {
         let blocking = BlockingPool::new(PoolConfig {
             max_threads: config.max_blocking_threads,
             keep_alive: config.blocking_keep_alive,
@@ -110,6 +112,11 @@ impl Runtime {
         });
         let (shared, launches) = Shared::new(config.clone(), blocking.clone())?;
         blocking.set_runtime(&shared);
+        Ok((shared, launches))
+    }
+
+    fn start(config: Config) -> io::Result<Runtime> {
+        let (shared, launches) = Runtime::shared(&config)?;
         let mut rt = Runtime {
             handle: Handle::from_shared(shared.clone()),
             workers: Vec::with_capacity(launches.len()),
@@ -238,4 +245,16 @@ impl fmt::Debug for Runtime {
             .field("workers", &self.handle.shared().num_workers())
             .finish_non_exhaustive()
     }
+}
+
+/// A runtime's shared state with one worker slot and no threads, for loom
+/// models that play the worker themselves (taking tasks with
+/// `Shared::pop_injected`).
+#[cfg(all(test, loom))]
+pub(crate) fn model_shared() -> Arc<Shared> {
+    let config = Builder::new_multi_thread()
+        .worker_threads(1)
+        .config()
+        .expect("a valid model config");
+    Runtime::shared(&config).expect("a model runtime").0
 }

@@ -83,6 +83,13 @@ pub(crate) struct Shared {
     id: crate::runtime::Id,
     remotes: Box<[CachePadded<Remote>]>,
     injector: Injector<Notified>,
+    /// Taken around each push and steal of `injector` in loom builds only.
+    /// crossbeam orders a push before the steal that takes it with std
+    /// atomics, which loom cannot see; without this, a model that hands a
+    /// task from one thread to another through the injector reads the
+    /// task's (loom) metadata "concurrently" with its creation.
+    #[cfg(loom)]
+    injector_handoff: Mutex<()>,
     idle: Idle,
     /// Held by the worker that drives I/O and timers, never blocked on.
     driver: Mutex<Driver>,
@@ -155,10 +162,15 @@ impl Shared {
             id: crate::runtime::Id::next(),
             remotes: remotes.into_boxed_slice(),
             injector: Injector::new(),
+            #[cfg(loom)]
+            injector_handoff: Mutex::new(()),
             idle: Idle::new(n),
             driver: Mutex::new(driver),
             driver_handle,
-            registry: Registry::new(n * 4),
+            // One shard under loom: shards are picked by task id, and ids
+            // come from a process-wide counter, so they (and the shard a
+            // task lands in) would differ between a model's iterations.
+            registry: Registry::new(if cfg!(loom) { 1 } else { n * 4 }),
             config,
             blocking,
             shutdown: AtomicBool::new(false),
@@ -280,7 +292,7 @@ impl Shared {
     }
 
     fn schedule_remote(&self, runnable: Notified) {
-        self.injector.push(runnable);
+        self.push_injected(runnable);
         if self.drained_after_shutdown() {
             return;
         }
@@ -292,8 +304,20 @@ impl Shared {
     /// task's drop code on the waker's stack (unbounded recursion through
     /// chains of tasks, and locks the waker may hold).
     fn schedule_after_shutdown(&self, runnable: Notified) {
-        self.injector.push(runnable);
+        self.push_injected(runnable);
         self.drained_after_shutdown();
+    }
+
+    fn push_injected(&self, runnable: Notified) {
+        #[cfg(loom)]
+        let _handoff = self.injector_handoff.lock();
+        self.injector.push(runnable);
+    }
+
+    fn steal_injected(&self) -> crossbeam_deque::Steal<Notified> {
+        #[cfg(loom)]
+        let _handoff = self.injector_handoff.lock();
+        self.injector.steal()
     }
 
     /// After a push to the injector: if `finish_shutdown` already did its
@@ -387,7 +411,7 @@ impl Shared {
     }
 
     fn drain_injector(&self) -> bool {
-        drain(|| self.injector.steal())
+        drain(|| self.steal_injected())
     }
 
     // ---- metrics accessors -------------------------------------------
@@ -411,6 +435,21 @@ impl Shared {
 
     pub(crate) fn num_searching(&self) -> usize {
         self.idle.num_searching()
+    }
+}
+
+#[cfg(all(test, loom))]
+impl Shared {
+    /// Takes one task queued from outside the workers (every wake-up in a
+    /// loom model, which has no workers).
+    pub(crate) fn pop_injected(&self) -> Option<Notified> {
+        loop {
+            match self.steal_injected() {
+                crossbeam_deque::Steal::Success(task) => return Some(task),
+                crossbeam_deque::Steal::Retry => continue,
+                crossbeam_deque::Steal::Empty => return None,
+            }
+        }
     }
 }
 

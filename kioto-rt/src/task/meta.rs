@@ -19,11 +19,13 @@
 //!
 //! The metadata lives exactly as long as the allocation, which outlives the
 //! future (async-task drops the future first), so the harness may borrow it.
+//! Its atomics come from `crate::loom`, so the abort/join models in
+//! `join.rs` explore every order of these reads and writes.
 
 use super::Id;
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use crate::scheduler::Shared;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Where a task runs: on the workers, or on the blocking pool.

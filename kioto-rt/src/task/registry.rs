@@ -28,10 +28,10 @@
 
 use super::meta::TaskMeta;
 use super::Id;
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
+use crate::loom::sync::Mutex;
 use crossbeam_utils::CachePadded;
-use parking_lot::Mutex;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Waker;
 
 #[derive(Debug)]
