@@ -25,6 +25,10 @@
 //!   same lock.
 //!
 //! Shards (by task id) keep spawns on different workers off one lock.
+//!
+//! The loom models at the bottom race an insert against `close_and_abort_all`
+//! (it is refused or swept, never missed), and real spawns, completions and
+//! a dump against the sweep (nothing stays registered).
 
 use super::meta::TaskMeta;
 use super::Id;
@@ -221,5 +225,130 @@ impl Registry {
         }
         out.sort_by_key(|s| s.id);
         out
+    }
+}
+
+#[cfg(all(test, loom))]
+mod tests {
+    //! Models of registration racing shutdown's sweep and dumps: no task
+    //! may end up registered but neither refused nor aborted, and a task
+    //! that finishes leaves nothing behind. The second model drives the
+    //! real spawn path (`Shared::spawn`) and harness, playing the worker
+    //! itself; loom's leak check on the runtime's state then also proves
+    //! that no task outlived the model.
+
+    use super::*;
+    use crate::loom::sync::atomic::AtomicUsize;
+    use crate::loom::sync::Arc as LoomArc;
+    use crate::task::meta::Kind;
+    use loom::thread;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    /// A waker that counts its wake-ups.
+    #[derive(Default)]
+    struct CountWakes(AtomicUsize);
+
+    impl Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn loom_an_insert_racing_close_is_refused_or_swept() {
+        loom::model(|| {
+            let shared = crate::runtime::model_shared();
+            let registry = Arc::new(Registry::new(1));
+            let meta = Arc::new(TaskMeta::new(
+                Id::next(),
+                Location::caller(),
+                shared.clone(),
+                Kind::Async,
+            ));
+            let wakes = Arc::new(CountWakes::default());
+            let spawn = {
+                let (registry, meta, wakes) = (registry.clone(), meta.clone(), wakes.clone());
+                thread::spawn(move || registry.insert(&meta, Waker::from(wakes)).is_ok())
+            };
+            registry.close_and_abort_all();
+            let inserted = spawn.join().unwrap();
+            let woken = wakes.0.load(Ordering::SeqCst);
+            if inserted {
+                // Registered, so the sweep must have reached it.
+                assert!(meta.is_aborted(), "a task slipped past the shutdown sweep");
+                assert_eq!(woken, 1);
+                assert_eq!(registry.len(), 1);
+                registry.remove(&meta);
+            } else {
+                assert!(!meta.is_aborted());
+                assert_eq!(woken, 0);
+            }
+            assert_eq!(registry.len(), 0);
+        });
+    }
+
+    #[test]
+    fn loom_spawns_completions_and_dumps_racing_a_close_leave_nothing() {
+        loom::model(|| {
+            let shared = crate::runtime::model_shared();
+            let drops = LoomArc::new(AtomicUsize::new(0));
+            let task = |drops: &LoomArc<AtomicUsize>| {
+                let guard = DropCount(drops.clone());
+                async move {
+                    let _guard = guard;
+                }
+            };
+            let first = shared.spawn(task(&drops), Location::caller());
+            // The worker: runs whatever is queued when it looks.
+            let worker = {
+                let shared = shared.clone();
+                thread::spawn(move || {
+                    while let Some(runnable) = shared.pop_injected() {
+                        runnable.run();
+                    }
+                })
+            };
+            // Shutdown's sweep, after a dump.
+            let closer = {
+                let shared = shared.clone();
+                thread::spawn(move || {
+                    let dump = shared.registry().snapshot();
+                    assert!(dump.len() <= 2);
+                    shared.registry().close_and_abort_all();
+                })
+            };
+            // A spawn racing both.
+            let second = shared.spawn(task(&drops), Location::caller());
+            worker.join().unwrap();
+            closer.join().unwrap();
+            // What the worker did not get to: run it here (a task aborted
+            // by the sweep is cancelled when run).
+            while let Some(runnable) = shared.pop_injected() {
+                runnable.run();
+            }
+            assert_eq!(
+                shared.registry().len(),
+                0,
+                "a finished task stayed registered"
+            );
+            assert_eq!(drops.load(Ordering::SeqCst), 2);
+            for handle in [first, second] {
+                assert!(handle.is_finished());
+            }
+        });
+    }
+
+    /// Counts its drop.
+    struct DropCount(LoomArc<AtomicUsize>);
+
+    impl Drop for DropCount {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
