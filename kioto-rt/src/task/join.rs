@@ -205,3 +205,156 @@ impl fmt::Debug for AbortHandle {
         f.debug_struct("AbortHandle").field("id", &self.id).finish()
     }
 }
+
+#[cfg(all(test, loom))]
+mod tests {
+    //! Models of abort racing completion, the handle's drop and a joiner,
+    //! on the real spawn path, harness and handles; the models play the
+    //! worker. Each checks that the future and the output are dropped
+    //! exactly once and that a joiner is woken. Every model keeps an
+    //! `AbortHandle` until its threads are joined, so the task is freed on
+    //! the main thread: async-task's reference count is invisible to loom.
+
+    use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+    use crate::loom::sync::Arc as LoomArc;
+    use crate::scheduler::Shared;
+    use loom::thread;
+    use std::panic::Location;
+    use std::sync::Arc;
+
+    /// Counts its drop.
+    struct DropCount(LoomArc<AtomicUsize>);
+
+    impl Drop for DropCount {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counter() -> LoomArc<AtomicUsize> {
+        LoomArc::new(AtomicUsize::new(0))
+    }
+
+    fn count(c: &LoomArc<AtomicUsize>) -> usize {
+        c.load(Ordering::SeqCst)
+    }
+
+    /// Runs whatever is queued right now, as a worker would.
+    fn run_queued(shared: &Shared) {
+        while let Some(runnable) = shared.pop_injected() {
+            runnable.run();
+        }
+    }
+
+    fn spawn_worker(shared: &Arc<Shared>) -> thread::JoinHandle<()> {
+        let shared = shared.clone();
+        thread::spawn(move || run_queued(&shared))
+    }
+
+    #[test]
+    fn loom_abort_racing_completion_drops_future_and_output_once() {
+        loom::model(|| {
+            let shared = crate::runtime::model_shared();
+            let (futures, outputs) = (counter(), counter());
+            let (f, o) = (DropCount(futures.clone()), outputs.clone());
+            let handle = shared.spawn(
+                async move {
+                    let _f = f;
+                    DropCount(o)
+                },
+                Location::caller(),
+            );
+            let keep = handle.abort_handle();
+            let worker = spawn_worker(&shared);
+            // Aborts through the JoinHandle, then joins it.
+            let joiner = thread::spawn(move || {
+                handle.abort();
+                loom::future::block_on(handle)
+            });
+            let result = joiner.join().unwrap();
+            worker.join().unwrap();
+            run_queued(&shared);
+            match result {
+                Ok(output) => {
+                    assert_eq!(count(&outputs), 0);
+                    drop(output);
+                    assert_eq!(count(&outputs), 1);
+                }
+                Err(e) => {
+                    assert!(e.is_cancelled(), "{e:?}");
+                    assert_eq!(count(&outputs), 0);
+                }
+            }
+            assert_eq!(count(&futures), 1);
+            assert!(keep.is_finished());
+            assert_eq!(shared.registry().len(), 0);
+        });
+    }
+
+    #[test]
+    fn loom_abort_of_an_idle_task_racing_its_handle_drop_drops_the_future_once() {
+        loom::model(|| {
+            let shared = crate::runtime::model_shared();
+            let futures = counter();
+            let f = DropCount(futures.clone());
+            let handle = shared.spawn(
+                async move {
+                    let _f = f;
+                    std::future::pending::<()>().await;
+                },
+                Location::caller(),
+            );
+            run_queued(&shared); // first poll: now idle
+            let keep = handle.abort_handle();
+            let abort = handle.abort_handle();
+            let aborter = thread::spawn(move || abort.abort());
+            let dropper = thread::spawn(move || drop(handle));
+            let worker = spawn_worker(&shared);
+            aborter.join().unwrap();
+            dropper.join().unwrap();
+            worker.join().unwrap();
+            run_queued(&shared);
+            assert_eq!(count(&futures), 1);
+            assert!(keep.is_finished());
+            assert_eq!(shared.registry().len(), 0);
+        });
+    }
+
+    #[test]
+    fn loom_abort_wakes_a_task_awaiting_the_handle() {
+        loom::model(|| {
+            let shared = crate::runtime::model_shared();
+            let futures = counter();
+            let f = DropCount(futures.clone());
+            let handle = shared.spawn(
+                async move {
+                    let _f = f;
+                    std::future::pending::<()>().await;
+                },
+                Location::caller(),
+            );
+            run_queued(&shared); // first poll: now idle
+            let keep = handle.abort_handle();
+            let abort = handle.abort_handle();
+            let aborter = thread::spawn(move || abort.abort());
+            // The abort queues the task exactly once; run it when it comes.
+            let worker = {
+                let shared = shared.clone();
+                thread::spawn(move || loop {
+                    if let Some(runnable) = shared.pop_injected() {
+                        runnable.run();
+                        return;
+                    }
+                    thread::yield_now();
+                })
+            };
+            let err = loom::future::block_on(handle).unwrap_err();
+            assert!(err.is_cancelled(), "{err:?}");
+            aborter.join().unwrap();
+            worker.join().unwrap();
+            assert_eq!(count(&futures), 1);
+            assert!(keep.is_finished());
+            assert_eq!(shared.registry().len(), 0);
+        });
+    }
+}
