@@ -108,7 +108,6 @@ mod imp {
 
     pub(crate) mod thread {
         pub(crate) use std::thread::{current, yield_now, Builder};
-        pub(crate) use std::thread_local;
     }
 
     pub(crate) mod hint {
@@ -218,7 +217,6 @@ mod imp {
 
     pub(crate) mod thread {
         pub(crate) use loom::thread::{current, yield_now, Builder};
-        pub(crate) use loom::thread_local;
     }
 
     pub(crate) mod hint {

@@ -93,10 +93,18 @@ struct State<J> {
     shutdown: bool,
 }
 
-crate::loom::thread::thread_local! {
+#[cfg(not(loom))]
+std::thread_local! {
     /// The pool whose thread this is (as an address), so a shutdown started
     /// from one of its own threads (a runtime dropped inside
     /// `spawn_blocking`) does not wait for itself.
+    static POOL: Cell<usize> = const { Cell::new(0) };
+}
+
+// loom runs its threads on one OS thread, so they need loom's thread
+// locals (whose macro takes no `const` initializer).
+#[cfg(loom)]
+loom::thread_local! {
     static POOL: Cell<usize> = Cell::new(0);
 }
 
