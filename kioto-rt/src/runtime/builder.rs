@@ -62,6 +62,7 @@ impl Builder {
     /// # Panics
     ///
     /// If `n` is 0.
+    #[track_caller]
     pub fn worker_threads(&mut self, n: usize) -> &mut Self {
         assert!(n > 0, "worker_threads must be at least 1");
         self.worker_threads = Some(n);
@@ -92,6 +93,7 @@ impl Builder {
     /// # Panics
     ///
     /// If `n` is 0.
+    #[track_caller]
     pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
         assert!(n > 0, "max_blocking_threads must be at least 1");
         self.max_blocking_threads = n;
@@ -110,6 +112,7 @@ impl Builder {
     /// # Panics
     ///
     /// If `n` is 0.
+    #[track_caller]
     pub fn global_queue_interval(&mut self, n: u32) -> &mut Self {
         assert!(n > 0, "global_queue_interval must be at least 1");
         self.global_queue_interval = n;
@@ -122,6 +125,7 @@ impl Builder {
     /// # Panics
     ///
     /// If `n` is 0.
+    #[track_caller]
     pub fn event_interval(&mut self, n: u32) -> &mut Self {
         assert!(n > 0, "event_interval must be at least 1");
         self.event_interval = n;

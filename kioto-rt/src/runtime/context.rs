@@ -26,25 +26,64 @@ thread_local! {
 }
 
 /// Restores the previous current handle when dropped.
+///
+/// Guards nest: drop them in the reverse order they were made. Dropping one
+/// out of order panics (as tokio's do), because the runtime it would
+/// restore is not the one that was current before the guard inside it;
+/// the thread is then left with no current runtime rather than a wrong one.
 #[derive(Debug)]
 #[must_use = "the runtime context is left when this guard is dropped"]
 pub struct EnterGuard {
     prev: Option<Handle>,
+    /// This guard's nesting depth on its thread (see `ENTERED`).
+    depth: usize,
     _not_send: std::marker::PhantomData<*const ()>,
+}
+
+thread_local! {
+    /// How many `EnterGuard`s are live on this thread.
+    static ENTERED: Cell<usize> = const { Cell::new(0) };
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
-        let prev = self.prev.take();
-        let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
+        let Ok(depth) = ENTERED.try_with(Cell::get) else {
+            return;
+        };
+        if self.depth > depth {
+            // Orphaned by a guard outside it that was dropped out of order
+            // (which already left no runtime current).
+            return;
+        }
+        let _ = ENTERED.try_with(|d| d.set(self.depth - 1));
+        if self.depth == depth {
+            let prev = self.prev.take();
+            let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
+            return;
+        }
+        // Out of order: restoring `prev` would make the wrong runtime
+        // current, so leave none.
+        let _ = CURRENT.try_with(|c| c.borrow_mut().take());
+        if !std::thread::panicking() {
+            panic!(
+                "`EnterGuard`s dropped out of order: guards from `Handle::enter` and \
+                 `Runtime::enter` must be dropped in the reverse order they were made"
+            );
+        }
     }
 }
 
 /// Makes `handle` the current runtime until the guard drops.
 pub(crate) fn enter(handle: Handle) -> EnterGuard {
     let prev = CURRENT.with(|c| c.borrow_mut().replace(handle));
+    let depth = ENTERED.with(|d| {
+        let depth = d.get() + 1;
+        d.set(depth);
+        depth
+    });
     EnterGuard {
         prev,
+        depth,
         _not_send: std::marker::PhantomData,
     }
 }
@@ -59,11 +98,14 @@ pub(crate) fn try_current() -> Option<Handle> {
 /// # Panics
 ///
 /// Outside a runtime, with [`NO_RUNTIME`].
+#[track_caller]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Handle) -> R) -> R {
-    CURRENT.with(|c| match &*c.borrow() {
-        Some(handle) => f(handle),
+    // The panic is outside the closure: closures do not pass
+    // `#[track_caller]` on, and the message must name the user's line.
+    match CURRENT.with(|c| c.borrow().as_ref().map(f)) {
+        Some(r) => r,
         None => panic!("{}", NO_RUNTIME),
-    })
+    }
 }
 
 /// The current runtime's I/O and timer driver.
@@ -71,6 +113,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Handle) -> R) -> R {
 /// # Panics
 ///
 /// Outside a runtime, with [`NO_RUNTIME`].
+#[track_caller]
 pub(crate) fn driver() -> Arc<DriverHandle> {
     with_current(|h| h.shared().driver_handle().clone())
 }

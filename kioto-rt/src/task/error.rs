@@ -54,6 +54,7 @@ impl JoinError {
     /// # Panics
     ///
     /// If the task did not panic (check [`is_panic`](Self::is_panic)).
+    #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
         self.try_into_panic()
             .expect("JoinError::into_panic called on a cancellation, not a panic")
