@@ -75,11 +75,12 @@ fn into_panic_of_a_cancellation_points_at_the_caller() {
 
 #[test]
 fn builder_argument_checks_point_at_the_caller() {
-    let checks: [(fn(&mut Builder), u32); 4] = [
-        (|b| drop(b.worker_threads(0)), line!()),
-        (|b| drop(b.max_blocking_threads(0)), line!()),
-        (|b| drop(b.global_queue_interval(0)), line!()),
-        (|b| drop(b.event_interval(0)), line!()),
+    type Check = fn(&mut Builder);
+    let checks: [(Check, u32); 4] = [
+        (|b| _ = b.worker_threads(0), line!()),
+        (|b| _ = b.max_blocking_threads(0), line!()),
+        (|b| _ = b.global_queue_interval(0), line!()),
+        (|b| _ = b.event_interval(0), line!()),
     ];
     for (check, at) in checks {
         let (file, line) = panic_location(|| check(&mut Builder::new_multi_thread()));
