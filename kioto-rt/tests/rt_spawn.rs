@@ -188,6 +188,38 @@ fn join_set_reports_panics_and_abort_all() {
 }
 
 #[test]
+fn try_join_next_returns_every_finished_task_within_one_poll() {
+    const TASKS: usize = 1000;
+    // One worker, and the joining code runs as a task on it: every task in
+    // the set runs to completion (output published) before this task is
+    // polled again, so what follows is deterministic.
+    let rt = rt(1);
+    let joined = rt.block_on(rt.spawn(async {
+        let finished = Arc::new(AtomicUsize::new(0));
+        let mut set = JoinSet::new();
+        for i in 0..TASKS {
+            let finished = finished.clone();
+            set.spawn(async move {
+                finished.fetch_add(1, Ordering::SeqCst);
+                i
+            });
+        }
+        while finished.load(Ordering::SeqCst) < TASKS {
+            task::yield_now().await;
+        }
+        // A non-blocking check must not spend the coop budget: within this
+        // single poll, every finished task is there to take.
+        let mut joined = 0;
+        while let Some(r) = set.try_join_next() {
+            r.unwrap();
+            joined += 1;
+        }
+        joined
+    }));
+    assert_eq!(joined.unwrap(), TASKS);
+}
+
+#[test]
 fn block_on_inside_a_task_panics_with_a_clear_message() {
     let rt = rt(1);
     let handle = rt.handle().clone();

@@ -5,8 +5,14 @@
 //! shared ready queue and wakes the set. `join_next` then only polls handles
 //! that are known to have finished, so joining n tasks costs O(n), not
 //! O(n²).
+//!
+//! `join_next` spends the task's coop budget like any leaf future (through
+//! the `JoinHandle` it polls); `try_join_next` never waits, so it checks the
+//! handles with the budget off, as tokio does: a loop of `try_join_next`
+//! sees every finished task, not just the first 128.
 
 use super::{AbortHandle, Id, JoinError, JoinHandle};
+use crate::coop;
 use crossbeam_queue::SegQueue;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -54,6 +60,15 @@ impl ReadyQueue {
             waker.wake();
         }
     }
+}
+
+/// Whether polling the handles spends the task's coop budget.
+#[derive(Clone, Copy, Debug)]
+enum Budget {
+    /// `join_next`: a completed join spends a unit, like any leaf future.
+    Spend,
+    /// `try_join_next`: never waits, so it must not be refused by the budget.
+    Unconstrained,
 }
 
 /// Reports the task to its set when the future is dropped, however that
@@ -138,10 +153,17 @@ impl<T: Send + 'static> JoinSet<T> {
 
     /// Returns the result of a finished task without waiting, if there is
     /// one.
+    ///
+    /// Spends no coop budget (it never waits, so it cannot hog a worker),
+    /// and leaves the waker registered by an earlier
+    /// [`poll_join_next`](Self::poll_join_next) in place.
     pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
+        if self.handles.is_empty() {
+            return None;
+        }
         let mut cx = Context::from_waker(Waker::noop());
-        match self.poll_join_next(&mut cx) {
-            Poll::Ready(r) => r,
+        match self.take_finished(&mut cx, Budget::Unconstrained) {
+            Poll::Ready(r) => Some(r),
             Poll::Pending => None,
         }
     }
@@ -151,7 +173,26 @@ impl<T: Send + 'static> JoinSet<T> {
         if self.handles.is_empty() {
             return Poll::Ready(None);
         }
-        *self.ready.waker.lock() = Some(cx.waker().clone());
+        let old = {
+            let mut slot = self.ready.waker.lock();
+            match &*slot {
+                Some(w) if w.will_wake(cx.waker()) => None,
+                _ => slot.replace(cx.waker().clone()),
+            }
+        };
+        // Dropped with the lock released: a waker's `Drop` may run code
+        // that reports a task to this very queue.
+        drop(old);
+        self.take_finished(cx, Budget::Spend).map(Some)
+    }
+
+    /// Pops ready ids until one of their handles yields its output. Handles
+    /// that are not published yet go back to the queue (they wake `cx`).
+    fn take_finished(
+        &mut self,
+        cx: &mut Context<'_>,
+        budget: Budget,
+    ) -> Poll<Result<T, JoinError>> {
         let mut deferred = Vec::new();
         let mut out = Poll::Pending;
         while let Some(id) = self.ready.ids.pop() {
@@ -160,10 +201,14 @@ impl<T: Send + 'static> JoinSet<T> {
             };
             // The future is gone but the output may not be published yet;
             // the handle registers `cx` and wakes us when it is.
-            match Pin::new(handle).poll(cx) {
+            let polled = match budget {
+                Budget::Spend => Pin::new(handle).poll(cx),
+                Budget::Unconstrained => Pin::new(&mut coop::unconstrained(handle)).poll(cx),
+            };
+            match polled {
                 Poll::Ready(result) => {
                     self.handles.remove(&id);
-                    out = Poll::Ready(Some(result));
+                    out = Poll::Ready(result);
                     break;
                 }
                 Poll::Pending => deferred.push(id),
