@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::task::Poll;
 
 mod support;
-use support::{poll_once, rt};
+use std::time::Duration;
+use support::{poll_once, poll_with, rt, waker_calling_on_drop, within};
 
 /// A value that counts its drops.
 struct Counted(Arc<AtomicUsize>);
@@ -354,5 +355,25 @@ fn weak_senders_do_not_keep_the_channel_open() {
         assert_eq!(urx.recv().await, Some(2));
         assert_eq!(urx.recv().await, None);
         assert!(uweak.clone().upgrade().is_none());
+    });
+}
+
+#[test]
+fn a_replaced_sender_waker_may_drop_the_receiver_when_dropped() {
+    within(Duration::from_secs(10), || {
+        let (tx, rx) = mpsc::channel(1);
+        tx.try_send(0).unwrap();
+        let mut send = pin!(tx.send(1));
+        // Dropping this waker drops the receiver, which closes the channel
+        // and so fails the waiting sender.
+        let calls_back = waker_calling_on_drop(move || drop(rx));
+        assert!(poll_with(send.as_mut(), &calls_back).is_pending());
+        drop(calls_back);
+        let result = loop {
+            if let Poll::Ready(result) = poll_once(send.as_mut()) {
+                break result;
+            }
+        };
+        assert_eq!(result, Err(SendError(1)));
     });
 }

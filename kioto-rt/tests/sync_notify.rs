@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
 mod support;
-use support::{poll_once, rt};
+use std::time::Duration;
+use support::{poll_once, poll_with, rt, waker_calling_on_drop, within};
 
 #[test]
 fn notify_is_send_and_sync() {
@@ -144,4 +145,21 @@ fn a_cancelled_unnotified_waiter_takes_nothing() {
     assert!(poll_once(next.as_mut()).is_pending());
     notify.notify_one();
     assert!(poll_once(next.as_mut()).is_ready());
+}
+
+#[test]
+fn a_replaced_waker_may_call_back_into_notify_when_dropped() {
+    within(Duration::from_secs(10), || {
+        let notify = Arc::new(Notify::new());
+        let mut notified = pin!(notify.notified());
+        let calls_back = {
+            let notify = notify.clone();
+            waker_calling_on_drop(move || notify.notify_waiters())
+        };
+        assert!(poll_with(notified.as_mut(), &calls_back).is_pending());
+        // The waiter now holds the only clone: re-polling with another
+        // waker drops it, and its `Drop` calls `notify_waiters`.
+        drop(calls_back);
+        while poll_once(notified.as_mut()).is_pending() {}
+    });
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::task::Poll;
 
 mod support;
-use support::{poll_once, rt};
+use std::time::Duration;
+use support::{poll_once, poll_with, rt, waker_calling_on_drop, within};
 
 #[test]
 fn semaphore_is_send_and_sync() {
@@ -153,4 +154,26 @@ fn a_cancelled_acquire_does_not_block_the_queue() {
     }
     // ...and handed on when it was dropped.
     assert!(matches!(poll_once(second.as_mut()), Poll::Ready(Ok(_))));
+}
+
+#[test]
+fn a_replaced_waker_may_call_back_into_the_semaphore_when_dropped() {
+    within(Duration::from_secs(10), || {
+        let sem = Arc::new(Semaphore::new(0));
+        let mut acquire = pin!(sem.acquire());
+        let calls_back = {
+            let sem = sem.clone();
+            waker_calling_on_drop(move || sem.close())
+        };
+        assert!(poll_with(acquire.as_mut(), &calls_back).is_pending());
+        // The queued waiter holds the only clone: re-polling with another
+        // waker drops it, and its `Drop` closes the semaphore.
+        drop(calls_back);
+        let result = loop {
+            if let Poll::Ready(result) = poll_once(acquire.as_mut()) {
+                break result;
+            }
+        };
+        assert!(result.is_err());
+    });
 }

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 mod support;
-use support::rt;
+use support::{poll_once, poll_with, rt, waker_calling_on_drop, within};
 
 #[test]
 fn ten_thousand_random_sleeps_complete_no_earlier_than_their_deadline() {
@@ -174,4 +174,25 @@ fn sleeps_become_ready_in_deadline_order() {
 #[should_panic(expected = "no Kioto runtime")]
 fn sleep_outside_a_runtime_panics_clearly() {
     drop(time::sleep(Duration::from_millis(1)));
+}
+
+#[test]
+fn a_replaced_waker_may_drop_another_sleep_when_dropped() {
+    // The runtime lives inside the bounded closure: on a deadlock it stays
+    // stuck there instead of hanging this thread's shutdown.
+    within(Duration::from_secs(10), || {
+        let rt = rt(1);
+        let _enter = rt.enter();
+        let mut first = Box::pin(sleep(Duration::from_secs(3600)));
+        let mut second = Box::pin(sleep(Duration::from_secs(3600)));
+        // Registered in the wheel.
+        assert!(poll_once(second.as_mut()).is_pending());
+        // Dropping this waker drops (deregisters) the second sleep.
+        let calls_back = waker_calling_on_drop(move || drop(second));
+        assert!(poll_with(first.as_mut(), &calls_back).is_pending());
+        // The wheel holds the only clone: re-polling with another waker
+        // drops it.
+        drop(calls_back);
+        assert!(poll_once(first.as_mut()).is_pending());
+    });
 }

@@ -24,6 +24,11 @@
 //!
 //! The two windows exclude each other by construction, which is what makes
 //! the `UnsafeCell` accesses sound.
+//!
+//! No foreign code runs inside the registering window except the clone of
+//! the new waker: the waker it replaces is moved out and dropped only after
+//! the slot is released (as tokio does), so a waker whose `Drop` wakes or
+//! re-registers this slot finds it `IDLE`, not held by itself.
 
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
@@ -72,10 +77,10 @@ impl AtomicWaker {
             Ok(_) => {
                 // SAFETY: we moved the state `IDLE -> REGISTERING`, so we own
                 // the cell until we leave that state (module docs).
-                self.waker.with_mut(|slot| unsafe {
+                let replaced = self.waker.with_mut(|slot| unsafe {
                     match &mut *slot {
-                        Some(old) if old.will_wake(waker) => {}
-                        other => *other = Some(waker.clone()),
+                        Some(old) if old.will_wake(waker) => None,
+                        other => other.replace(waker.clone()),
                     }
                 });
                 if let Err(actual) = self
@@ -95,6 +100,8 @@ impl AtomicWaker {
                         w.wake();
                     }
                 }
+                // The slot is released: the old waker may run any code now.
+                drop(replaced);
             }
             Err(WAKING) => {
                 // A producer is waking the previous waker right now; it may
@@ -158,6 +165,49 @@ mod loom_tests {
         loom::model(|| {
             let slot = Arc::new(AtomicWaker::new());
             let flag = Arc::new(AtomicBool::new(false));
+            let th = {
+                let (slot, flag) = (slot.clone(), flag.clone());
+                loom::thread::spawn(move || {
+                    flag.store(true, Release);
+                    slot.wake();
+                })
+            };
+            loom::future::block_on(poll_fn(|cx| {
+                slot.register(cx.waker());
+                if flag.load(Acquire) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }));
+            th.join().unwrap();
+        });
+    }
+
+    /// A waker that wakes the slot it was registered in when dropped.
+    struct WakesSlotOnDrop(Arc<AtomicWaker>);
+
+    impl std::task::Wake for WakesSlotOnDrop {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+
+    impl Drop for WakesSlotOnDrop {
+        fn drop(&mut self) {
+            self.0.wake();
+        }
+    }
+
+    /// Re-registering drops the replaced waker after releasing the slot, so
+    /// that waker's `Drop` may enter the slot again; meanwhile a producer
+    /// races both, and its wake still reaches the task.
+    #[test]
+    fn a_replaced_waker_may_enter_the_slot_from_its_drop() {
+        loom::model(|| {
+            let slot = Arc::new(AtomicWaker::new());
+            let flag = Arc::new(AtomicBool::new(false));
+            let first = std::task::Waker::from(std::sync::Arc::new(WakesSlotOnDrop(slot.clone())));
+            slot.register(&first);
+            drop(first); // the slot holds the only clone
             let th = {
                 let (slot, flag) = (slot.clone(), flag.clone());
                 loom::thread::spawn(move || {

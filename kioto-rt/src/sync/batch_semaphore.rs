@@ -28,6 +28,10 @@
 //! - A waiter's `waker` is written by its future and taken by whoever pops
 //!   it; the future re-checks `remaining` after storing a waker, so a grant
 //!   that races with the store is never lost.
+//! - No waker is woken or dropped while a lock is held: poppers collect the
+//!   wakers and wake them after unlocking, and a re-polled future drops the
+//!   waker it replaces after unlocking, because a waker's `wake` or `Drop`
+//!   may call back into the semaphore.
 //! - `CLOSED` is set once, with the lock held, and never cleared. Releases
 //!   still add permits after the close, so `available_permits` keeps
 //!   counting (the mpsc receiver uses that to know when every reserved slot
@@ -304,13 +308,16 @@ impl Future for Acquire<'_> {
                 0 => Poll::Ready(Ok(())),
                 CLOSED_WAITER => Poll::Ready(Err(())),
                 _ => {
-                    {
+                    let old = {
                         let mut slot = waiter.waker.lock();
                         match &*slot {
-                            Some(w) if w.will_wake(cx.waker()) => {}
-                            _ => *slot = Some(cx.waker().clone()),
+                            Some(w) if w.will_wake(cx.waker()) => None,
+                            _ => slot.replace(cx.waker().clone()),
                         }
-                    }
+                    };
+                    // Dropped with no lock held: its `Drop` may call back
+                    // into this semaphore (release, close).
+                    drop(old);
                     // Re-check: a grant that took the old waker before we
                     // stored ours would otherwise be lost.
                     match waiter.remaining.load(Acquire) {

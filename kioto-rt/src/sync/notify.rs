@@ -31,6 +31,10 @@
 //! - A future that was handed a `notify_one` notification but is dropped
 //!   before returning it passes the notification on (to the next waiter, or
 //!   as a stored permit), so none is lost to cancellation.
+//! - No waker is woken or dropped while a lock is held (a notifier takes it
+//!   out and wakes it after unlocking; a re-polled future drops the waker it
+//!   replaces after unlocking): a waker's `wake` or `Drop` may call back
+//!   into this `Notify`.
 
 use crate::coop;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
@@ -301,13 +305,16 @@ impl Future for Notified<'_> {
                 if waiter.notified.load(Acquire) != NONE {
                     Poll::Ready(())
                 } else {
-                    {
+                    let old = {
                         let mut slot = waiter.waker.lock();
                         match &*slot {
-                            Some(w) if w.will_wake(cx.waker()) => {}
-                            _ => *slot = Some(cx.waker().clone()),
+                            Some(w) if w.will_wake(cx.waker()) => None,
+                            _ => slot.replace(cx.waker().clone()),
                         }
-                    }
+                    };
+                    // Dropped with no lock held: its `Drop` may call back
+                    // into this `Notify`.
+                    drop(old);
                     // Re-check: a notifier that took the old waker before we
                     // stored ours would otherwise be missed.
                     if waiter.notified.load(Acquire) != NONE {

@@ -16,6 +16,11 @@
 //! Clock: ms since `start`. "Now" rounds down and deadlines round up, so
 //! `elapsed >= deadline` implies the real deadline has passed (the wheel's
 //! invariant 4).
+//!
+//! No waker is dropped or woken under the wheel lock: fired wakers go out
+//! in a `Vec` the caller wakes after unlocking, and a waker replaced by a
+//! poll or removed with its timer is dropped after unlocking, because a
+//! waker's `Drop` may itself create, poll or drop timers.
 
 use super::wheel::{Insert, PollTimer, TimerKey, Wheel};
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -88,7 +93,7 @@ impl TimeHandle {
         if self.shutdown.load(Ordering::Acquire) {
             return Insert::Elapsed;
         }
-        let res = wheel.insert(ms, waker.clone());
+        let res = wheel.insert(ms, waker);
         self.count.store(wheel.len(), Ordering::Relaxed);
         drop(wheel);
         if matches!(res, Insert::Inserted(_)) && ms < self.park_deadline.load(Ordering::Acquire) {
@@ -97,8 +102,13 @@ impl TimeHandle {
         res
     }
 
+    /// Whether the timer fired; if not, `waker` is the one it wakes.
     pub(crate) fn poll(&self, key: TimerKey, waker: &Waker) -> PollTimer {
-        self.wheel.lock().poll(key, waker)
+        let mut wheel = self.wheel.lock();
+        let (res, replaced) = wheel.poll(key, waker);
+        drop(wheel);
+        drop(replaced);
+        res
     }
 
     pub(crate) fn remove(&self, key: TimerKey) {

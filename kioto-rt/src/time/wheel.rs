@@ -149,12 +149,13 @@ impl Wheel {
         self.pending
     }
 
-    /// Adds a timer firing at `deadline` (ms) that wakes `waker`.
-    pub(crate) fn insert(&mut self, deadline: u64, waker: Waker) -> Insert {
+    /// Adds a timer firing at `deadline` (ms) that wakes `waker` (cloned
+    /// only when the timer is stored).
+    pub(crate) fn insert(&mut self, deadline: u64, waker: &Waker) -> Insert {
         if deadline <= self.elapsed {
             return Insert::Elapsed;
         }
-        let index = self.alloc(deadline, waker);
+        let index = self.alloc(deadline, waker.clone());
         self.place(index);
         self.pending += 1;
         Insert::Inserted(TimerKey {
@@ -165,21 +166,24 @@ impl Wheel {
 
     /// Checks whether the timer fired; if not, makes `waker` the one it
     /// wakes. A stale key reads as fired (its entry is gone).
-    pub(crate) fn poll(&mut self, key: TimerKey, waker: &Waker) -> PollTimer {
+    ///
+    /// Also returns the waker that `waker` replaced, so the caller can drop
+    /// it outside its lock (a waker's `Drop` may use the timers).
+    pub(crate) fn poll(&mut self, key: TimerKey, waker: &Waker) -> (PollTimer, Option<Waker>) {
         let Some(entry) = self.entry_mut(key) else {
-            return PollTimer::Fired;
+            return (PollTimer::Fired, None);
         };
         match entry.state {
             State::Pending { .. } => {
-                match &entry.waker {
-                    Some(w) if w.will_wake(waker) => {}
-                    _ => entry.waker = Some(waker.clone()),
-                }
-                PollTimer::Pending
+                let replaced = match &entry.waker {
+                    Some(w) if w.will_wake(waker) => None,
+                    _ => entry.waker.replace(waker.clone()),
+                };
+                (PollTimer::Pending, replaced)
             }
             _ => {
                 self.free(key.index);
-                PollTimer::Fired
+                (PollTimer::Fired, None)
             }
         }
     }
@@ -286,8 +290,10 @@ impl Wheel {
 
     fn free(&mut self, index: u32) {
         let entry = &mut self.slab[index as usize];
+        // Every caller took the waker out first (firing or `remove` did), so
+        // nothing is dropped here, under the driver's lock.
+        debug_assert!(entry.waker.is_none(), "a freed timer still held a waker");
         entry.state = State::Free;
-        entry.waker = None;
         entry.generation = entry.generation.wrapping_add(1);
         entry.prev = NIL;
         entry.next = self.free_head;
@@ -417,7 +423,7 @@ mod tests {
         let mut probes = Vec::new();
         for &d in &deadlines {
             let (p, w) = probe(&clock);
-            assert!(matches!(wheel.insert(d, w), Insert::Inserted(_)));
+            assert!(matches!(wheel.insert(d, &w), Insert::Inserted(_)));
             probes.push((d, p));
         }
         assert_eq!(wheel.len(), deadlines.len());
@@ -440,7 +446,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             let d = 1 + (x >> 33) % 200_000;
             let (p, w) = probe(&clock);
-            let _ = wheel.insert(d, w);
+            let _ = wheel.insert(d, &w);
             probes.push((d, p));
         }
         let mut fired = Vec::new();
@@ -467,29 +473,29 @@ mod tests {
         let mut wheel = Wheel::new();
         let (p1, w1) = probe(&clock);
         let (p2, w2) = probe(&clock);
-        let Insert::Inserted(k1) = wheel.insert(10, w1) else {
+        let Insert::Inserted(k1) = wheel.insert(10, &w1) else {
             panic!()
         };
-        let Insert::Inserted(k2) = wheel.insert(10, w2.clone()) else {
+        let Insert::Inserted(k2) = wheel.insert(10, &w2) else {
             panic!()
         };
         assert!(wheel.remove(k1).is_some());
         assert_eq!(wheel.len(), 1);
         // The freed slot is reused with a new generation; the old key is stale.
         let (_p3, w3) = probe(&clock);
-        let Insert::Inserted(k3) = wheel.insert(5000, w3) else {
+        let Insert::Inserted(k3) = wheel.insert(5000, &w3) else {
             panic!()
         };
         assert_eq!(k3.index, k1.index);
         assert_ne!(k3, k1);
         assert!(wheel.remove(k1).is_none());
-        assert_eq!(wheel.poll(k2, &w2), PollTimer::Pending);
+        assert_eq!(wheel.poll(k2, &w2).0, PollTimer::Pending);
         run_until(&mut wheel, &clock, 20);
         assert_eq!(p1.woken_at.load(Ordering::SeqCst), u64::MAX);
         assert_eq!(p2.woken_at.load(Ordering::SeqCst), 10);
-        assert_eq!(wheel.poll(k2, &w2), PollTimer::Fired);
+        assert_eq!(wheel.poll(k2, &w2).0, PollTimer::Fired);
         assert_eq!(
-            wheel.poll(k2, &w2),
+            wheel.poll(k2, &w2).0,
             PollTimer::Fired,
             "stale key reads as fired"
         );
@@ -506,14 +512,14 @@ mod tests {
         let mut fired = Vec::new();
         wheel.advance(1000, &mut fired);
         let (_, w) = probe(&clock);
-        assert_eq!(wheel.insert(1000, w.clone()), Insert::Elapsed);
-        assert_eq!(wheel.insert(3, w), Insert::Elapsed);
+        assert_eq!(wheel.insert(1000, &w), Insert::Elapsed);
+        assert_eq!(wheel.insert(3, &w), Insert::Elapsed);
         // Beyond level 5's span (~2.2 years) and near the end of time.
         let far = [MAX_SPAN * 3 + 17, u64::MAX / 2, u64::MAX];
         let mut keys = Vec::new();
         for &d in &far {
             let (p, w) = probe(&clock);
-            let Insert::Inserted(k) = wheel.insert(d, w) else {
+            let Insert::Inserted(k) = wheel.insert(d, &w) else {
                 panic!()
             };
             keys.push((k, p));
@@ -546,7 +552,7 @@ mod tests {
         let mut probes = Vec::new();
         for i in 0..1000u64 {
             let (p, w) = probe(&clock);
-            let Insert::Inserted(k) = wheel.insert(70 + i % 3, w) else {
+            let Insert::Inserted(k) = wheel.insert(70 + i % 3, &w) else {
                 panic!()
             };
             keys.push(k);

@@ -82,3 +82,36 @@ impl DropCounter {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// A waker that runs `on_drop` when its last clone is dropped; waking it
+/// does nothing. Built to re-enter a primitive from a waker's `Drop`: a
+/// primitive that drops a replaced waker while holding its own lock
+/// deadlocks on it.
+pub fn waker_calling_on_drop(on_drop: impl FnOnce() + Send + 'static) -> std::task::Waker {
+    struct OnDrop(std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>);
+
+    impl std::task::Wake for OnDrop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            let f = self.0.get_mut().unwrap().take();
+            if let Some(f) = f {
+                f();
+            }
+        }
+    }
+
+    std::task::Waker::from(Arc::new(OnDrop(std::sync::Mutex::new(Some(Box::new(
+        on_drop,
+    ))))))
+}
+
+/// Polls a future once with `waker`.
+pub fn poll_with<F: std::future::Future>(
+    fut: std::pin::Pin<&mut F>,
+    waker: &std::task::Waker,
+) -> std::task::Poll<F::Output> {
+    fut.poll(&mut std::task::Context::from_waker(waker))
+}
