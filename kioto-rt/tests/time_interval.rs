@@ -129,3 +129,23 @@ fn zero_period_panics() {
         let _ = interval(Duration::ZERO);
     });
 }
+
+#[test]
+fn an_interval_of_duration_max_ticks_once_then_waits() {
+    let rt = Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut iv = interval(Duration::MAX);
+        iv.tick().await; // immediate
+        let second = std::future::poll_fn(|cx| std::task::Poll::Ready(iv.poll_tick(cx))).await;
+        assert!(second.is_pending(), "the second tick is decades away");
+        iv.reset();
+        iv.reset_after(Duration::MAX);
+        let mut iv = interval_at(Instant::now(), Duration::from_millis(1));
+        iv.reset_after(Duration::MAX);
+        let next = std::future::poll_fn(|cx| std::task::Poll::Ready(iv.poll_tick(cx))).await;
+        assert!(next.is_pending());
+    });
+}

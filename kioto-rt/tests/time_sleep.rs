@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 mod support;
-use support::{poll_once, poll_with, rt, waker_calling_on_drop, within};
+use support::{poll_once, poll_with, rt, wait_until, waker_calling_on_drop, within};
 
 #[test]
 fn ten_thousand_random_sleeps_complete_no_earlier_than_their_deadline() {
@@ -195,4 +195,28 @@ fn a_replaced_waker_may_drop_another_sleep_when_dropped() {
         drop(calls_back);
         assert!(poll_once(first.as_mut()).is_pending());
     });
+}
+
+#[test]
+fn is_elapsed_is_false_until_the_sleep_is_polled_or_fired() {
+    let rt = rt(1);
+    let handle = rt.handle().clone();
+    let _enter = handle.enter();
+    // Due already, but nothing observed it yet (as tokio).
+    let mut due = Box::pin(sleep(Duration::ZERO));
+    assert!(!due.is_elapsed());
+    assert!(poll_once(due.as_mut()).is_ready());
+    assert!(due.is_elapsed());
+    // Registered by a poll, then fired by the driver without being polled
+    // again: elapsed (as tokio).
+    let mut soon = Box::pin(sleep(Duration::from_millis(1)));
+    assert!(!soon.is_elapsed());
+    if poll_once(soon.as_mut()).is_pending() {
+        assert!(wait_until(|| soon.is_elapsed()), "the timer never fired");
+    }
+    assert!(soon.is_elapsed());
+    // Moving the deadline makes it pending again.
+    soon.as_mut()
+        .reset(Instant::now() + Duration::from_secs(3600));
+    assert!(!soon.is_elapsed());
 }

@@ -111,6 +111,13 @@ impl TimeHandle {
         res
     }
 
+    /// Whether the timer fired (and was not polled since). False after
+    /// shutdown, which fires timers without any time passing.
+    pub(crate) fn is_fired(&self, key: TimerKey) -> bool {
+        let wheel = self.wheel.lock();
+        !self.shutdown.load(Ordering::Acquire) && wheel.is_fired(key)
+    }
+
     pub(crate) fn remove(&self, key: TimerKey) {
         let mut wheel = self.wheel.lock();
         let waker = wheel.remove(key);

@@ -4,6 +4,11 @@
 //! observed so late that the next scheduled tick is already due (the task
 //! was blocked, or the runtime was busy), [`MissedTickBehavior`] decides the
 //! next deadline.
+//!
+//! Periods (and [`Interval::reset_after`] delays) longer than about 30
+//! years are clamped to 30 years, as tokio does: "never" for any practical
+//! purpose, and far enough from `Instant`'s limits that computing the next
+//! deadline cannot overflow.
 
 use super::sleep::{sleep_until, Sleep};
 use super::Instant;
@@ -11,8 +16,13 @@ use std::future::poll_fn;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+/// The longest delay an interval uses: about 30 years (tokio's bound too).
+const MAX_DELAY: Duration = Duration::from_secs(86_400 * 365 * 30);
+
 /// Creates an interval whose first tick completes at once and then every
 /// `period`.
+///
+/// A `period` over about 30 years is clamped to 30 years.
 ///
 /// # Panics
 ///
@@ -33,7 +43,7 @@ pub fn interval(period: Duration) -> Interval {
 }
 
 /// Creates an interval whose first tick completes at `start` and then every
-/// `period`.
+/// `period` (clamped to about 30 years).
 ///
 /// # Panics
 ///
@@ -43,7 +53,7 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
     assert!(period > Duration::ZERO, "`period` must be non-zero");
     Interval {
         delay: sleep_until(start),
-        period,
+        period: period.min(MAX_DELAY),
         missed_tick_behavior: MissedTickBehavior::default(),
     }
 }
@@ -126,9 +136,11 @@ impl Interval {
         self.delay.reset_inner(Instant::now());
     }
 
-    /// Makes the next tick complete `after` from now.
+    /// Makes the next tick complete `after` from now (at most about 30
+    /// years from now).
     pub fn reset_after(&mut self, after: Duration) {
-        self.delay.reset_inner(Instant::now() + after);
+        self.delay
+            .reset_inner(Instant::now() + after.min(MAX_DELAY));
     }
 
     /// Makes the next tick complete at `deadline`.
@@ -157,7 +169,7 @@ impl Interval {
         self.missed_tick_behavior = behavior;
     }
 
-    /// The period between ticks.
+    /// The period between ticks (as clamped at creation).
     pub fn period(&self) -> Duration {
         self.period
     }

@@ -98,9 +98,14 @@ impl Sleep {
         self.deadline
     }
 
-    /// Whether the deadline has been reached (as observed by a poll).
+    /// Whether the sleep has elapsed: a poll saw its deadline pass, or the
+    /// timer it registered (at its first pending poll) has fired.
+    ///
+    /// As in tokio, a sleep that was never polled is not elapsed, even if
+    /// its deadline is in the past, and neither is one whose runtime shut
+    /// down before it fired. [`reset`](Self::reset) makes it pending again.
     pub fn is_elapsed(&self) -> bool {
-        self.fired || Instant::now() >= self.deadline
+        self.fired || self.key.is_some_and(|key| self.time().is_fired(key))
     }
 
     /// Moves the deadline, whether or not the sleep already completed. The

@@ -188,6 +188,15 @@ impl Wheel {
         }
     }
 
+    /// Whether the timer has fired and not yet been polled or removed. A
+    /// stale key reads as not fired: its owner already observed the end.
+    pub(crate) fn is_fired(&self, key: TimerKey) -> bool {
+        matches!(
+            self.slab.get(key.index as usize),
+            Some(e) if e.generation == key.generation && matches!(e.state, State::Fired)
+        )
+    }
+
     /// Cancels the timer (or releases a fired one). Returns its waker, so
     /// the caller can drop it outside its lock. Stale keys are ignored.
     pub(crate) fn remove(&mut self, key: TimerKey) -> Option<Waker> {
