@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 mod support;
-use support::{poll_once, poll_with, rt, wait_until, waker_calling_on_drop, within};
+use support::{panic_text, poll_once, poll_with, rt, wait_until, waker_calling_on_drop, within};
 
 #[test]
 fn ten_thousand_random_sleeps_complete_no_earlier_than_their_deadline() {
@@ -219,4 +219,69 @@ fn is_elapsed_is_false_until_the_sleep_is_polled_or_fired() {
     soon.as_mut()
         .reset(Instant::now() + Duration::from_secs(3600));
     assert!(!soon.is_elapsed());
+}
+
+/// Runs `f` and returns its panic message; fails if it did not panic.
+fn panic_message_of(f: impl FnOnce()) -> String {
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .expect_err("expected a panic, but it returned");
+    panic_text(&*payload)
+}
+
+#[test]
+fn timers_on_a_shut_down_runtime_panic_instead_of_completing() {
+    let rt = rt(1);
+    let handle = rt.handle().clone();
+    // Registered in the wheel before the shutdown.
+    let mut registered = handle.block_on(async {
+        let mut s = Box::pin(sleep(Duration::from_millis(300)));
+        assert!(poll_once(s.as_mut()).is_pending());
+        s
+    });
+    rt.shutdown_timeout(Duration::from_secs(5));
+
+    let msg =
+        panic_message_of(|| handle.block_on(async { sleep(Duration::from_millis(300)).await }));
+    assert!(msg.contains("shut down"), "message was {msg:?}");
+    let msg = panic_message_of(|| handle.block_on(registered.as_mut()));
+    assert!(msg.contains("shut down"), "message was {msg:?}");
+    assert!(!registered.is_elapsed());
+    let msg = panic_message_of(|| {
+        let _ = handle.block_on(timeout(
+            Duration::from_millis(300),
+            std::future::pending::<()>(),
+        ));
+    });
+    assert!(msg.contains("shut down"), "message was {msg:?}");
+    let msg = panic_message_of(|| {
+        handle.block_on(async {
+            let mut i = time::interval(Duration::from_millis(300));
+            i.tick().await;
+        })
+    });
+    assert!(msg.contains("shut down"), "message was {msg:?}");
+    // A future that is ready on its first poll never needs the timer.
+    assert_eq!(
+        handle.block_on(timeout(Duration::from_millis(300), async { 5 })),
+        Ok(5)
+    );
+}
+
+#[test]
+fn a_sleep_polled_by_a_task_during_shutdown_does_not_complete() {
+    // The task's sleep is registered, then the runtime shuts down: the task
+    // is dropped, never resumed as though its sleep had elapsed.
+    let rt = rt(1);
+    let resumed = Arc::new(AtomicUsize::new(0));
+    let r = resumed.clone();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let _task = rt.spawn(async move {
+        let s = sleep(Duration::from_secs(3600));
+        started_tx.send(()).unwrap();
+        s.await;
+        r.fetch_add(1, Ordering::SeqCst);
+    });
+    started_rx.recv().unwrap();
+    rt.shutdown_timeout(Duration::from_secs(5));
+    assert_eq!(resumed.load(Ordering::SeqCst), 0);
 }

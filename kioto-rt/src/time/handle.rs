@@ -17,6 +17,15 @@
 //! `elapsed >= deadline` implies the real deadline has passed (the wheel's
 //! invariant 4).
 //!
+//! # Shutdown
+//!
+//! [`TimeHandle::shutdown`] sets `shutdown` with the wheel locked, then
+//! fires every timer so the wakers (and the tasks they keep alive) go. From
+//! then on [`insert`](TimeHandle::insert) and [`poll`](TimeHandle::poll)
+//! answer [`ShutDown`] (they read the flag under the same lock, so no call
+//! slips between the flag and the firing): a timer fired by shutdown is not
+//! reported as elapsed, because no time passed.
+//!
 //! No waker is dropped or woken under the wheel lock: fired wakers go out
 //! in a `Vec` the caller wakes after unlocking, and a waker replaced by a
 //! poll or removed with its timer is dropped after unlocking, because a
@@ -45,6 +54,11 @@ pub(crate) struct TimeHandle {
     /// Set by runtime shutdown: no timer is stored after it.
     shutdown: AtomicBool,
 }
+
+/// The runtime that owns these timers has shut down: nothing fires any
+/// more, so a timer can neither be stored nor report that it elapsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ShutDown;
 
 /// What the driver should do about timers before blocking.
 #[derive(Debug)]
@@ -84,14 +98,19 @@ impl TimeHandle {
         self.count.load(Ordering::Relaxed)
     }
 
-    /// Registers a timer. Returns `Elapsed` if the deadline has passed or
-    /// the runtime shut down. `unpark` is called if the parked driver would
-    /// otherwise sleep past it.
-    pub(crate) fn insert(&self, deadline: Instant, waker: &Waker, unpark: impl FnOnce()) -> Insert {
+    /// Registers a timer. Returns `Elapsed` if the deadline has passed.
+    /// `unpark` is called if the parked driver would otherwise sleep past
+    /// it.
+    pub(crate) fn insert(
+        &self,
+        deadline: Instant,
+        waker: &Waker,
+        unpark: impl FnOnce(),
+    ) -> Result<Insert, ShutDown> {
         let ms = self.deadline_ms(deadline);
         let mut wheel = self.wheel.lock();
         if self.shutdown.load(Ordering::Acquire) {
-            return Insert::Elapsed;
+            return Err(ShutDown);
         }
         let res = wheel.insert(ms, waker);
         self.count.store(wheel.len(), Ordering::Relaxed);
@@ -99,16 +118,19 @@ impl TimeHandle {
         if matches!(res, Insert::Inserted(_)) && ms < self.park_deadline.load(Ordering::Acquire) {
             unpark();
         }
-        res
+        Ok(res)
     }
 
     /// Whether the timer fired; if not, `waker` is the one it wakes.
-    pub(crate) fn poll(&self, key: TimerKey, waker: &Waker) -> PollTimer {
+    pub(crate) fn poll(&self, key: TimerKey, waker: &Waker) -> Result<PollTimer, ShutDown> {
         let mut wheel = self.wheel.lock();
+        if self.shutdown.load(Ordering::Acquire) {
+            return Err(ShutDown);
+        }
         let (res, replaced) = wheel.poll(key, waker);
         drop(wheel);
         drop(replaced);
-        res
+        Ok(res)
     }
 
     /// Whether the timer fired (and was not polled since). False after
@@ -116,6 +138,11 @@ impl TimeHandle {
     pub(crate) fn is_fired(&self, key: TimerKey) -> bool {
         let wheel = self.wheel.lock();
         !self.shutdown.load(Ordering::Acquire) && wheel.is_fired(key)
+    }
+
+    /// Whether the runtime shut down its timers.
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
     }
 
     pub(crate) fn remove(&self, key: TimerKey) {

@@ -26,7 +26,8 @@ const MAX_DELAY: Duration = Duration::from_secs(86_400 * 365 * 30);
 ///
 /// # Panics
 ///
-/// If `period` is zero, or outside a Kioto runtime.
+/// If `period` is zero, or outside a Kioto runtime; a tick polled on a
+/// runtime that has shut down panics too (see [`sleep`](super::sleep)).
 ///
 /// ```
 /// use std::time::Duration;

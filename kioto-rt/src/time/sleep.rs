@@ -5,8 +5,12 @@
 //! slab (see `wheel.rs` for why a slab and not an intrusive node). Dropping
 //! it removes the entry; resetting it removes the entry and registers again
 //! on the next poll.
+//!
+//! On a runtime that has shut down, timers no longer fire; a `Sleep` that
+//! has not completed yet panics when polled there (see [`sleep`]), as
+//! tokio's does, rather than completing early as though its time had passed.
 
-use super::handle::TimeHandle;
+use super::handle::{ShutDown, TimeHandle};
 use super::wheel::{Insert, PollTimer, TimerKey};
 use super::Instant;
 use crate::coop;
@@ -18,6 +22,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+/// The panic message of a timer polled on a runtime that has shut down.
+const RUNTIME_SHUT_DOWN: &str =
+    "a Kioto runtime was found, but it has shut down: its timers no longer fire";
+
 /// Waits until `duration` has elapsed.
 ///
 /// The sleep completes no earlier than `duration` after this call and, on an
@@ -26,7 +34,13 @@ use std::time::Duration;
 ///
 /// # Panics
 ///
-/// Outside a Kioto runtime.
+/// Outside a Kioto runtime. Polling the returned [`Sleep`] panics too if its
+/// runtime has shut down (say, from a [`Handle`](crate::runtime::Handle)
+/// kept after [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout)),
+/// unless it already completed: with no driver left nothing can make it
+/// complete on time, and completing early would look like time passing. The
+/// same holds for [`Interval`](super::Interval) and, once its future is
+/// pending, [`Timeout`](super::Timeout).
 ///
 /// ```
 /// use std::time::Duration;
@@ -138,10 +152,17 @@ impl Sleep {
 
     /// Polls without spending coop budget (used by `Timeout`, whose inner
     /// future already spent it).
+    ///
+    /// # Panics
+    ///
+    /// If the runtime shut down before the sleep completed (see [`sleep`]).
     pub(crate) fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.fired {
             return Poll::Ready(());
         }
+        // Checked before the clock too: a due sleep on a shut-down runtime
+        // panics as well, so the outcome does not depend on timing.
+        assert!(!self.time().is_shutdown(), "{RUNTIME_SHUT_DOWN}");
         match self.key {
             None => {
                 if Instant::now() >= self.deadline {
@@ -153,23 +174,25 @@ impl Sleep {
                     .time()
                     .insert(self.deadline, cx.waker(), || driver.unpark())
                 {
-                    Insert::Elapsed => {
+                    Ok(Insert::Elapsed) => {
                         self.fired = true;
                         Poll::Ready(())
                     }
-                    Insert::Inserted(key) => {
+                    Ok(Insert::Inserted(key)) => {
                         self.key = Some(key);
                         Poll::Pending
                     }
+                    Err(ShutDown) => panic!("{RUNTIME_SHUT_DOWN}"),
                 }
             }
             Some(key) => match self.time().poll(key, cx.waker()) {
-                PollTimer::Fired => {
+                Ok(PollTimer::Fired) => {
                     self.key = None;
                     self.fired = true;
                     Poll::Ready(())
                 }
-                PollTimer::Pending => Poll::Pending,
+                Ok(PollTimer::Pending) => Poll::Pending,
+                Err(ShutDown) => panic!("{RUNTIME_SHUT_DOWN}"),
             },
         }
     }

@@ -18,6 +18,11 @@ use std::time::Duration;
 /// Returns `Err(Elapsed)` if it does not; the future is then dropped. The
 /// clock starts now, at the call.
 ///
+/// # Panics
+///
+/// When polled on a runtime that has shut down, once `future` returns
+/// `Pending` (the timer can no longer fire; see [`sleep`](super::sleep)).
+///
 /// ```
 /// use std::time::Duration;
 /// use kioto_rt::time::timeout;
@@ -36,6 +41,11 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 }
 
 /// Requires `future` to complete before `deadline`.
+///
+/// # Panics
+///
+/// As [`timeout`]: when polled on a runtime that has shut down, once
+/// `future` returns `Pending`.
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     Timeout {
         future,
