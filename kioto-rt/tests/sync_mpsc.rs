@@ -377,3 +377,36 @@ fn a_replaced_sender_waker_may_drop_the_receiver_when_dropped() {
         assert_eq!(result, Err(SendError(1)));
     });
 }
+
+#[test]
+fn a_reserve_granted_before_close_but_polled_after_fails() {
+    rt(1).block_on(async {
+        let (tx, mut rx) = mpsc::channel::<u8>(1);
+        let held = tx.try_reserve().unwrap();
+        let mut reserve = Box::pin(tx.reserve());
+        assert!(poll_once(reserve.as_mut()).is_pending());
+        drop(held); // the slot is handed to `reserve`, which has not seen it
+        rx.close();
+        assert!(matches!(
+            poll_once(reserve.as_mut()),
+            Poll::Ready(Err(SendError(())))
+        ));
+        drop(reserve);
+        // The slot came back: the closed channel is idle and has ended.
+        assert_eq!(tx.capacity(), 1);
+        assert_eq!(rx.recv().await, None);
+
+        let (tx, mut rx) = mpsc::channel(1);
+        tx.try_send(1).unwrap();
+        let mut send = Box::pin(tx.send(2));
+        assert!(poll_once(send.as_mut()).is_pending());
+        assert_eq!(rx.try_recv(), Ok(1)); // hands the slot to `send`
+        rx.close();
+        assert!(matches!(
+            poll_once(send.as_mut()),
+            Poll::Ready(Err(SendError(2)))
+        ));
+        drop(send);
+        assert_eq!(rx.recv().await, None);
+    });
+}

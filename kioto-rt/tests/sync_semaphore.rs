@@ -177,3 +177,15 @@ fn a_replaced_waker_may_call_back_into_the_semaphore_when_dropped() {
         assert!(result.is_err());
     });
 }
+
+#[test]
+fn an_acquire_granted_before_close_but_polled_after_fails_and_returns_its_permits() {
+    let sem = Semaphore::new(0);
+    let mut acquire = pin!(sem.acquire_many(2));
+    assert!(poll_once(acquire.as_mut()).is_pending());
+    sem.add_permits(2); // granted to `acquire`, which has not seen it yet
+    assert_eq!(sem.available_permits(), 0);
+    sem.close();
+    assert!(matches!(poll_once(acquire.as_mut()), Poll::Ready(Err(_))));
+    assert_eq!(sem.available_permits(), 2, "the granted permits came back");
+}

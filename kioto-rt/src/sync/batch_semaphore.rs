@@ -36,6 +36,12 @@
 //!   still add permits after the close, so `available_permits` keeps
 //!   counting (the mpsc receiver uses that to know when every reserved slot
 //!   came back).
+//! - An acquire completes only when its future observes the outcome, and
+//!   that future checks `CLOSED` whenever it finds itself granted: a waiter
+//!   granted before the close but polled after it fails like every other
+//!   waiter and releases the permits it was granted (tokio checks the
+//!   closed bit first in `poll_acquire` and returns them on drop: the same
+//!   result). A grant observed before the close stands.
 
 use crate::coop;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
@@ -199,7 +205,8 @@ impl Semaphore {
         wake
     }
 
-    /// Closes the semaphore: queued and future acquires fail. Permits
+    /// Closes the semaphore: queued and future acquires fail, and so does a
+    /// popped one whose future has not observed its grant yet. Permits
     /// already held stay valid and are still counted when released.
     pub(crate) fn close(&self) {
         let mut queue = self.waiters.lock();
@@ -223,6 +230,18 @@ impl Semaphore {
         }
         drop(queue);
         wake.into_iter().for_each(Waker::wake);
+    }
+
+    /// A queued acquire of `n` found itself granted (popped, `remaining`
+    /// zero): it succeeds unless the semaphore closed since, in which case
+    /// the `n` permits go back (module invariants).
+    fn take_grant(&self, n: usize) -> Result<(), ()> {
+        if self.is_closed() {
+            self.release(n);
+            Err(())
+        } else {
+            Ok(())
+        }
     }
 
     /// Slow path of [`Acquire`]: take what is free and, if that is not
@@ -278,8 +297,9 @@ impl fmt::Debug for Semaphore {
 }
 
 /// Future of [`Semaphore::acquire`]: resolves to `Ok(())` once `n` permits
-/// are the caller's, `Err(())` if the semaphore closed first. Dropping it
-/// while queued gives any partially granted permits back.
+/// are the caller's, `Err(())` if the semaphore closed before this future
+/// observed a grant (permits granted but not yet observed are given back).
+/// Dropping it while queued gives any partially granted permits back.
 #[must_use = "futures do nothing unless polled"]
 pub(crate) struct Acquire<'a> {
     sem: &'a Semaphore,
@@ -305,7 +325,7 @@ impl Future for Acquire<'_> {
                 },
             },
             Some(waiter) => match waiter.remaining.load(Acquire) {
-                0 => Poll::Ready(Ok(())),
+                0 => Poll::Ready(this.sem.take_grant(this.n)),
                 CLOSED_WAITER => Poll::Ready(Err(())),
                 _ => {
                     let old = {
@@ -321,7 +341,7 @@ impl Future for Acquire<'_> {
                     // Re-check: a grant that took the old waker before we
                     // stored ours would otherwise be lost.
                     match waiter.remaining.load(Acquire) {
-                        0 => Poll::Ready(Ok(())),
+                        0 => Poll::Ready(this.sem.take_grant(this.n)),
                         CLOSED_WAITER => Poll::Ready(Err(())),
                         _ => Poll::Pending,
                     }

@@ -89,7 +89,10 @@ impl Semaphore {
     }
 
     /// Closes the semaphore: every waiting and future acquire fails with
-    /// [`AcquireError`]. Permits already held stay valid.
+    /// [`AcquireError`], as in tokio. That includes an acquire whose permits
+    /// were assigned before the close but which had not been polled since:
+    /// it fails too, and those permits go back to the semaphore. Permits
+    /// already held (a returned [`SemaphorePermit`]) stay valid.
     ///
     /// ```
     /// # kioto_rt::Runtime::new().unwrap().block_on(async {
@@ -331,6 +334,26 @@ mod tests {
     }
 
     #[test]
+    fn close_fails_a_granted_but_unobserved_acquire_and_takes_its_permits_back() {
+        let sem = Semaphore::new(0);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut a = pin!(sem.acquire_many(2));
+        let mut b = pin!(sem.acquire());
+        assert!(a.as_mut().poll(&mut cx).is_pending());
+        assert!(b.as_mut().poll(&mut cx).is_pending());
+        sem.add_permits(2); // `a` is granted and popped; `b` still queued
+        let Poll::Ready(Ok(held)) = a.as_mut().poll(&mut cx) else {
+            panic!("a grant observed before the close stands")
+        };
+        sem.add_permits(1); // granted to `b`, not yet observed
+        sem.close();
+        assert!(matches!(b.as_mut().poll(&mut cx), Poll::Ready(Err(_))));
+        assert_eq!(sem.available_permits(), 1);
+        drop(held);
+        assert_eq!(sem.available_permits(), 3);
+    }
+
+    #[test]
     fn close_returns_partial_grants_and_fails_waiters() {
         let sem = Semaphore::new(1);
         let mut cx = Context::from_waker(Waker::noop());
@@ -417,6 +440,29 @@ mod loom_tests {
             let res = loom::future::block_on(sem.acquire());
             assert!(res.is_err());
             th.join().unwrap();
+        });
+    }
+
+    /// A grant and a close race a waiter: whichever way it ends, no permit
+    /// is lost or kept by a failed acquire.
+    #[test]
+    fn close_races_a_grant_without_losing_permits() {
+        loom::model(|| {
+            let sem = Arc::new(Semaphore::new(0));
+            let granter = {
+                let sem = sem.clone();
+                loom::thread::spawn(move || sem.add_permits(1))
+            };
+            let closer = {
+                let sem = sem.clone();
+                loom::thread::spawn(move || sem.close())
+            };
+            let res = loom::future::block_on(sem.acquire());
+            granter.join().unwrap();
+            closer.join().unwrap();
+            // `Ok` only if the grant was observed before the close.
+            drop(res);
+            assert_eq!(sem.available_permits(), 1);
         });
     }
 

@@ -99,8 +99,11 @@ impl<T> Sender<T> {
     /// Sends `value`, waiting for room if the channel is full.
     ///
     /// Fails, handing the value back, if the receiver is closed or dropped
-    /// (before or while waiting). If the future is dropped while waiting,
-    /// the value is dropped with it and the place in line is lost.
+    /// before this send got its slot; a send that was waiting fails even if
+    /// a slot was handed to it just before the close but it had not been
+    /// polled since (as tokio; the slot goes back). If the future is dropped
+    /// while waiting, the value is dropped with it and the place in line is
+    /// lost.
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
         match AcquireSlot::new(&self.tx.chan).await {
             Ok(()) => {
@@ -135,6 +138,10 @@ impl<T> Sender<T> {
 
     /// Waits for a free slot and reserves it, so the value can be produced
     /// (and sent without waiting) only once room is guaranteed.
+    ///
+    /// Fails with [`SendError`] under the same conditions as
+    /// [`send`](Self::send): a reserve still waiting when the receiver
+    /// closes fails, even one that a slot was just handed to.
     ///
     /// ```
     /// # kioto_rt::Runtime::new().unwrap().block_on(async {
@@ -382,7 +389,8 @@ impl<T> Receiver<T> {
     }
 
     /// Closes the channel: senders fail from now on (waiting ones at
-    /// once), but queued values, and those whose slot was already reserved,
+    /// once, including one a slot was handed to that has not taken it yet),
+    /// but queued values, and those whose [`Permit`] was already obtained,
     /// can still be received.
     ///
     /// ```
