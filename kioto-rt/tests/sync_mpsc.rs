@@ -410,3 +410,35 @@ fn a_reserve_granted_before_close_but_polled_after_fails() {
         assert_eq!(rx.recv().await, None);
     });
 }
+
+/// A waker whose last clone's drop is counted.
+fn counted_waker(drops: &Arc<AtomicUsize>) -> std::task::Waker {
+    let drops = drops.clone();
+    waker_calling_on_drop(move || {
+        drops.fetch_add(1, SeqCst);
+    })
+}
+
+#[test]
+fn dropping_the_receiver_releases_its_waker_while_senders_live() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, mut rx) = mpsc::channel::<u8>(1);
+    let waker = counted_waker(&drops);
+    assert!(rx
+        .poll_recv(&mut std::task::Context::from_waker(&waker))
+        .is_pending());
+    drop(waker);
+    assert_eq!(drops.load(SeqCst), 0, "the channel keeps the waker");
+    drop(rx);
+    assert_eq!(drops.load(SeqCst), 1, "released at receiver drop");
+
+    let (utx, mut urx) = mpsc::unbounded_channel::<u8>();
+    let waker = counted_waker(&drops);
+    assert!(urx
+        .poll_recv(&mut std::task::Context::from_waker(&waker))
+        .is_pending());
+    drop(waker);
+    drop(urx);
+    assert_eq!(drops.load(SeqCst), 2, "released at receiver drop");
+    drop((tx, utx));
+}

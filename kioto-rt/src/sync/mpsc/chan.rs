@@ -21,7 +21,9 @@
 //!   end of the stream.
 //! - `rx_waker` is registered only by the receiver; it is woken after every
 //!   push, when the last sender goes, and when a reservation is given back
-//!   unused after a close.
+//!   unused after a close. The receiver's drop takes it out (as a waking
+//!   producer would), so the receiving task is not kept alive by a channel
+//!   whose senders outlive the receiver.
 //! - `tx_count` counts sender handles. Each sender pushes before it
 //!   decrements (`AcqRel`), so a receiver that reads zero (`Acquire`) and
 //!   then finds the queue empty knows the stream ended.
@@ -311,6 +313,10 @@ impl<T, C: Capacity> Rx<T, C> {
 impl<T, C: Capacity> Drop for Rx<T, C> {
     fn drop(&mut self) {
         self.close();
+        // Nobody will poll this receiver again: release its waker (and the
+        // task it keeps alive) now, not with the last sender. Done before
+        // dropping the values, whose destructors may panic.
+        drop(self.chan.rx_waker.take());
         // Drop what is queued now; anything a reserved sender pushes later
         // goes with the last `Arc<Chan>`.
         while self.pop().is_some() {}

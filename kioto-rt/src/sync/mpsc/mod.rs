@@ -255,18 +255,39 @@ mod loom_tests {
         });
     }
 
+    /// A waker that does nothing; its clones are counted by its `Arc`.
+    struct NoopWake;
+
+    impl std::task::Wake for NoopWake {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+
     #[test]
     fn receiver_drop_races_an_unbounded_sender_without_leak() {
         loom::model(|| {
             let drops = Arc::new(AtomicUsize::new(0));
-            let (tx, rx) = unbounded_channel();
+            let (tx, mut rx) = unbounded_channel();
             let value = Counted(drops.clone());
+            // The receiver waits with a waker that the sender may be waking
+            // while the receiver drops: it is released either way.
+            let wake = std::sync::Arc::new(NoopWake);
+            let waker = std::task::Waker::from(wake.clone());
+            let polled = rx.poll_recv(&mut std::task::Context::from_waker(&waker));
+            assert!(polled.is_pending());
+            drop(waker);
             let th = loom::thread::spawn(move || {
                 let _ = tx.send(value);
+                tx
             });
             drop(rx);
-            th.join().unwrap();
+            let tx = th.join().unwrap();
             assert_eq!(drops.load(SeqCst), 1);
+            assert_eq!(
+                std::sync::Arc::strong_count(&wake),
+                1,
+                "the channel (its sender still alive) keeps no waker"
+            );
+            drop(tx);
         });
     }
 }
