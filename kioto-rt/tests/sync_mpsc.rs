@@ -442,3 +442,75 @@ fn dropping_the_receiver_releases_its_waker_while_senders_live() {
     assert_eq!(drops.load(SeqCst), 2, "released at receiver drop");
     drop((tx, utx));
 }
+
+#[test]
+fn is_closed_once_every_sender_is_gone() {
+    let (tx, rx) = mpsc::channel::<u8>(1);
+    let weak = tx.downgrade();
+    let tx2 = tx.clone();
+    drop(tx);
+    assert!(!rx.is_closed());
+    drop(tx2);
+    assert!(rx.is_closed(), "no sender left (a weak one does not count)");
+    drop(weak);
+
+    let (utx, urx) = mpsc::unbounded_channel::<u8>();
+    let uweak = utx.downgrade();
+    utx.send(1).unwrap();
+    assert!(!urx.is_closed());
+    drop(utx);
+    assert!(urx.is_closed(), "closed even with a value still queued");
+    drop(uweak);
+}
+
+/// Counts its drops and panics in some of them.
+struct PanicsOnDrop {
+    drops: Arc<AtomicUsize>,
+    panic: bool,
+}
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, SeqCst);
+        if self.panic {
+            panic!("value {} panicked in drop", self.drops.load(SeqCst));
+        }
+    }
+}
+
+#[test]
+fn dropping_the_receiver_drops_every_value_even_if_some_panic() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let value = |panic| PanicsOnDrop {
+        drops: drops.clone(),
+        panic,
+    };
+    let (tx, rx) = mpsc::channel(8);
+    let (utx, urx) = mpsc::unbounded_channel();
+    for i in 0..6 {
+        tx.try_send(value(i == 1 || i == 3)).unwrap();
+        utx.send(value(i == 2 || i == 4)).unwrap();
+    }
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(rx)))
+        .expect_err("the first panic is resumed once every value is dropped");
+    assert_eq!(
+        support::panic_text(&*payload),
+        "value 2 panicked in drop",
+        "the first one"
+    );
+    assert_eq!(drops.load(SeqCst), 6);
+    assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(urx))).is_err());
+    assert_eq!(drops.load(SeqCst), 12);
+
+    // Values sent after the receiver is gone go with the last sender.
+    let (tx, rx) = mpsc::channel(4);
+    let a = tx.try_reserve().unwrap();
+    let b = tx.try_reserve().unwrap();
+    let c = tx.try_reserve().unwrap();
+    drop(rx);
+    a.send(value(true));
+    b.send(value(true));
+    c.send(value(false));
+    assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(tx))).is_err());
+    assert_eq!(drops.load(SeqCst), 15);
+}

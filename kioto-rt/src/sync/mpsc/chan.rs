@@ -30,6 +30,18 @@
 //! - Closing (`Capacity::close`) happens once, by the receiver's `close` or
 //!   drop; afterwards capacity cannot be taken, and `closed_notify` tells
 //!   senders waiting in `closed()`.
+//!
+//! # Values whose `Drop` panics
+//!
+//! The receiver's drop (and the last `Arc<Chan>`'s, for values pushed into
+//! reservations after it) drops every value left, one by one, each under
+//! `catch_unwind`: a value whose destructor panics does not stop the rest
+//! from being dropped, and every value is dropped exactly once. Once all
+//! are gone, the first panic is resumed, so it reaches the code that
+//! dropped the receiver, as in tokio. Later panics are logged with
+//! `tracing::error!` and discarded; tokio would keep dropping while
+//! unwinding and abort the process at a second panic. If the drop itself
+//! runs during unwinding, the first panic is logged instead of resumed.
 
 use crate::coop;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
@@ -39,6 +51,7 @@ use crate::sync::mpsc::error::TryRecvError;
 use crate::sync::Notify;
 use crossbeam_queue::SegQueue;
 use std::fmt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::task::{Context, Poll};
 
 /// How a channel accounts for queued and in-flight values.
@@ -105,6 +118,41 @@ impl<T, C: Capacity> Chan<T, C> {
                 return;
             }
             notified.await;
+        }
+    }
+}
+
+impl<T, C> Drop for Chan<T, C> {
+    fn drop(&mut self) {
+        // Values pushed into reservations after the receiver dropped.
+        drop_each(|| self.queue.pop());
+    }
+}
+
+/// Drops every value `next` yields, even if some destructors panic; see
+/// the module docs ("Values whose `Drop` panics").
+fn drop_each<T>(mut next: impl FnMut() -> Option<T>) {
+    let mut first_panic = None;
+    while let Some(value) = next() {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| drop(value))) {
+            if first_panic.is_none() {
+                first_panic = Some(panic);
+            } else {
+                tracing::error!(
+                    "a value left in an mpsc channel panicked when dropped, after an \
+                     earlier one did; this panic is discarded"
+                );
+            }
+        }
+    }
+    if let Some(panic) = first_panic {
+        if std::thread::panicking() {
+            tracing::error!(
+                "a value left in an mpsc channel panicked when dropped during unwinding; \
+                 the panic is discarded"
+            );
+        } else {
+            resume_unwind(panic);
         }
     }
 }
@@ -308,6 +356,12 @@ impl<T, C: Capacity> Rx<T, C> {
     pub(super) fn len(&self) -> usize {
         self.chan.len()
     }
+
+    /// Closed by the receiver, or every sender is gone (weak senders do not
+    /// count): no value can be sent any more, as tokio's `is_closed`.
+    pub(super) fn is_closed(&self) -> bool {
+        self.chan.cap.is_closed() || self.chan.tx_count.load(Acquire) == 0
+    }
 }
 
 impl<T, C: Capacity> Drop for Rx<T, C> {
@@ -319,7 +373,7 @@ impl<T, C: Capacity> Drop for Rx<T, C> {
         drop(self.chan.rx_waker.take());
         // Drop what is queued now; anything a reserved sender pushes later
         // goes with the last `Arc<Chan>`.
-        while self.pop().is_some() {}
+        drop_each(|| self.pop());
     }
 }
 

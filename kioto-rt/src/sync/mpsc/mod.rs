@@ -10,9 +10,16 @@
 //!   queue grows instead.
 //!
 //! The receiver gets `None` once every sender is gone and the queue is
-//! drained. Once the receiver is closed or dropped, sends fail and hand the
-//! value back; values still queued when the receiver is dropped are dropped
-//! with it. Both receivers implement [`futures_core::Stream`].
+//! drained; its `is_closed` is true from the moment it is closed or the last
+//! sender is dropped. Once the receiver is closed or dropped, sends fail and
+//! hand the value back; values still queued when the receiver is dropped are
+//! dropped with it, and so is its registered waker. Both receivers implement
+//! [`futures_core::Stream`].
+//!
+//! One difference from tokio: if several queued values panic in `Drop`
+//! when the receiver is dropped, every value is still dropped exactly once
+//! and the first panic propagates; the later ones are logged with
+//! `tracing::error!` (tokio aborts the process at the second one).
 //!
 //! ```
 //! use kioto_rt::sync::mpsc;

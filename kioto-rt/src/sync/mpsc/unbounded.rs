@@ -243,9 +243,11 @@ impl<T> UnboundedReceiver<T> {
         self.rx.close();
     }
 
-    /// Whether the channel is closed (by [`close`](Self::close)).
+    /// Whether the channel is closed: by [`close`](Self::close), or
+    /// because every sender was dropped (weak senders do not count), as in
+    /// tokio. Values may still be queued.
     pub fn is_closed(&self) -> bool {
-        self.rx.chan.is_closed()
+        self.rx.is_closed()
     }
 
     /// Number of values queued.
