@@ -233,11 +233,11 @@ fn timers_on_a_shut_down_runtime_panic_instead_of_completing() {
     let rt = rt(1);
     let handle = rt.handle().clone();
     // Registered in the wheel before the shutdown.
-    let mut registered = handle.block_on(async {
-        let mut s = Box::pin(sleep(Duration::from_millis(300)));
-        assert!(poll_once(s.as_mut()).is_pending());
-        s
-    });
+    let mut registered = {
+        let _enter = handle.enter();
+        Box::pin(sleep(Duration::from_millis(300)))
+    };
+    assert!(poll_once(registered.as_mut()).is_pending());
     rt.shutdown_timeout(Duration::from_secs(5));
 
     let msg =

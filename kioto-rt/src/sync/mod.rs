@@ -1,6 +1,8 @@
 //! Synchronization for tasks: channels, a notifier and a semaphore.
 //!
-//! The names and semantics are tokio's, so code moves over unchanged:
+//! The names and semantics are tokio's, so code moves over unchanged; the
+//! few differences are named where they live (see [`mpsc`] on values that
+//! panic when dropped):
 //!
 //! - [`oneshot`]: one value, once, from one task to another.
 //! - [`mpsc`]: a stream of values from many senders to one receiver,

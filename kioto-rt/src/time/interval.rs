@@ -48,7 +48,8 @@ pub fn interval(period: Duration) -> Interval {
 ///
 /// # Panics
 ///
-/// If `period` is zero, or outside a Kioto runtime.
+/// If `period` is zero, or outside a Kioto runtime; a tick polled on a
+/// runtime that has shut down panics too (see [`sleep`](super::sleep)).
 #[track_caller]
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
     assert!(period > Duration::ZERO, "`period` must be non-zero");

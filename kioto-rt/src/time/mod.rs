@@ -8,6 +8,17 @@
 //!
 //! [`Instant`] is `std::time::Instant`: there is no separate clock to mock.
 //!
+//! Semantics follow tokio's where it matters for porting code: a [`Sleep`]
+//! is not [`is_elapsed`](Sleep::is_elapsed) before it was polled; interval
+//! periods are clamped to about 30 years; a timer polled on a runtime that
+//! has shut down panics ("... it has shut down ...") instead of completing
+//! as though its time had passed. Differences: there is no paused or
+//! mocked time (`pause`/`advance`); an [`Interval`] counts a tick as missed
+//! only once the next one is due (tokio: once it is 5 ms late), so
+//! [`MissedTickBehavior::Delay`] and `Skip` apply later than in tokio; and a
+//! `Sleep` that already completed keeps returning `Ready` after shutdown
+//! (tokio panics on every poll).
+//!
 //! ```
 //! use std::time::Duration;
 //! use kioto_rt::time::{sleep, timeout};
