@@ -475,11 +475,15 @@ fn resources_of_a_shut_down_runtime_fail_instead_of_hanging() {
         assert_eq!(err.kind(), io::ErrorKind::Other);
         assert_eq!(err.to_string(), "runtime is shutting down");
         assert!(client.write_all(b"x").await.is_err());
-        // Timers of a shut-down runtime complete rather than hang.
-        sleep.await;
         drop(server);
         // New resources on the live runtime work as usual.
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         assert!(l.local_addr().is_ok());
     });
+    // Timers of a shut-down runtime neither hang nor complete as though
+    // their time had passed: polling one panics, as in tokio.
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| second.block_on(sleep)))
+        .expect_err("a sleep of a shut-down runtime must not complete");
+    let msg = support::panic_text(&*payload);
+    assert!(msg.contains("shut down"), "message was {msg:?}");
 }
