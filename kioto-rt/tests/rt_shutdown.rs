@@ -238,3 +238,107 @@ fn a_blocking_closure_runs_even_when_its_thread_start_hook_panics() {
     // each blocking thread.
     assert!(stopped.load(Ordering::SeqCst) >= 2);
 }
+
+/// What a task's `Drop` saw of the runtime while shutdown dropped it.
+#[derive(Default)]
+struct SeenInDrop {
+    had_context: AtomicBool,
+    spawn_cancelled: AtomicBool,
+    dropped: AtomicBool,
+}
+
+struct ProbeOnDrop(Arc<SeenInDrop>);
+
+impl Drop for ProbeOnDrop {
+    fn drop(&mut self) {
+        let seen = &self.0;
+        seen.had_context
+            .store(kioto_rt::Handle::try_current().is_ok(), Ordering::SeqCst);
+        // As in tokio: spawning from cleanup code during shutdown gives a
+        // handle whose task never runs, instead of a panic.
+        let spawned = std::panic::catch_unwind(|| kioto_rt::spawn(async {}));
+        if let Ok(handle) = spawned {
+            let joined = handle.now_or_never();
+            seen.spawn_cancelled.store(
+                matches!(joined, Some(Err(ref e)) if e.is_cancelled()),
+                Ordering::SeqCst,
+            );
+        }
+        seen.dropped.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Idle tasks are dropped at shutdown inside their runtime's context, so
+/// the cleanup code in their `Drop` (an actor's, say) can still reach it.
+#[test]
+fn idle_tasks_dropped_at_shutdown_still_see_their_runtime() {
+    let seen = Arc::new(SeenInDrop::default());
+    let rt = rt(2);
+    let probe = ProbeOnDrop(seen.clone());
+    let (started_tx, started) = std::sync::mpsc::channel();
+    rt.spawn(async move {
+        let _probe = probe;
+        let _ = started_tx.send(());
+        std::future::pending::<()>().await;
+    });
+    started.recv().unwrap();
+    drop(rt);
+    assert!(seen.dropped.load(Ordering::SeqCst));
+    assert!(
+        seen.had_context.load(Ordering::SeqCst),
+        "no runtime context in Drop"
+    );
+    assert!(
+        seen.spawn_cancelled.load(Ordering::SeqCst),
+        "spawn in Drop was not cancelled"
+    );
+}
+
+/// Blocking work accepted before shutdown runs: a closure handed to
+/// `spawn_blocking` just before `shutdown_timeout` is not cancelled because
+/// its thread had not yet picked it up.
+#[test]
+fn spawn_blocking_just_before_shutdown_still_runs() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    const ROUNDS: usize = 100;
+    for _ in 0..ROUNDS {
+        let rt = rt(1);
+        let ran = ran.clone();
+        drop(rt.spawn_blocking(move || {
+            ran.fetch_add(1, Ordering::SeqCst);
+        }));
+        rt.shutdown_timeout(Duration::from_secs(10));
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), ROUNDS);
+}
+
+/// A runtime dropped where blocking is not allowed (inside a task or a
+/// `block_on` of another runtime) shuts down in the background instead of
+/// holding that thread while its workers finish: here its worker is held
+/// until after the drop returns, so waiting for it would never end.
+#[test]
+fn a_runtime_dropped_inside_another_runtime_shuts_down_in_the_background() {
+    within(Duration::from_secs(60), || {
+        let outer = rt(1);
+        let inner = rt(1);
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        let drops = DropCounter::default();
+        let token = drops.track();
+        inner.spawn(async move {
+            let _token = token;
+            let _ = entered_tx.send(());
+            // Holds the inner runtime's only worker.
+            let _ = held.recv();
+        });
+        entered.recv().unwrap();
+        outer.block_on(async move {
+            drop(inner);
+        });
+        release.send(()).unwrap();
+        assert!(
+            support::wait_until(|| drops.get() == 1),
+            "the inner task was never dropped"
+        );
+    });
+}

@@ -15,8 +15,9 @@
 //! All of `State` is under one mutex. `condvar` wakes idle threads;
 //! `all_exited` wakes a `shutdown` waiting for threads to exit.
 //!
-//! - `queue`: pushed by `submit`, popped by pool threads, drained once by
-//!   `shutdown`.
+//! - `queue`: pushed by `submit` (until `shutdown`), popped by pool
+//!   threads, which empty it before they exit; `shutdown` drains it only
+//!   when no thread is left to.
 //! - `threads`: incremented by `submit` when it decides to start a thread
 //!   (before the thread exists, so the next submit already counts it);
 //!   decremented by the thread itself, in the same critical section in
@@ -187,17 +188,24 @@ impl<J: Job> BlockingPool<J> {
         }
     }
 
-    /// Stops accepting work, cancels queued tasks and waits up to `timeout`
-    /// for running ones to finish (forever if `None`). Returns false on
-    /// timeout.
+    /// Stops accepting work and waits up to `timeout` (forever if `None`)
+    /// for the threads to finish what they run and what is queued. Returns
+    /// false on timeout; the threads then go on in the background.
     pub(crate) fn shutdown(&self, timeout: Option<Duration>) -> bool {
-        let queued: Vec<J> = {
+        let orphans: Vec<J> = {
             let mut state = self.inner.state.lock();
             state.shutdown = true;
             self.inner.condvar.notify_all();
-            state.queue.drain(..).collect()
+            // Work accepted before now runs: the pool's threads drain the
+            // queue before they exit (as tokio's do). Only with no thread
+            // left to run it (one failed to start) is it cancelled here.
+            if state.threads == 0 {
+                state.queue.drain(..).collect()
+            } else {
+                Vec::new()
+            }
         };
-        drop(queued);
+        drop(orphans);
         let deadline = timeout.map(|t| Instant::now() + t);
         let own = POOL.with(|p| p.get() == self.inner.address());
         let others = |state: &State<J>| state.threads - usize::from(own);

@@ -130,6 +130,12 @@ pub(crate) fn forbid_blocking() -> Option<ForbidBlockingGuard> {
     })
 }
 
+/// Whether this thread must not block on a runtime (a worker, or inside
+/// `block_on`).
+pub(crate) fn blocking_forbidden() -> bool {
+    BLOCKING_FORBIDDEN.try_with(Cell::get).unwrap_or(false)
+}
+
 /// Undoes [`forbid_blocking`].
 #[derive(Debug)]
 pub(crate) struct ForbidBlockingGuard(());

@@ -209,6 +209,10 @@ impl Runtime {
     }
 
     fn shutdown(&mut self, blocking_timeout: Option<Duration>) {
+        // Tasks still alive are dropped on this thread: their `Drop`s (an
+        // actor's cleanup, say) see this runtime as current, as in tokio;
+        // a spawn from there returns a handle whose task is cancelled.
+        let _enter = context::enter(self.handle.clone());
         let shared = self.handle.shared();
         shared.begin_shutdown();
         self.monitor_stop.stop();
@@ -232,10 +236,51 @@ impl Runtime {
 }
 
 impl Drop for Runtime {
+    /// Shuts the runtime down and waits for its threads, unless this thread
+    /// must not block: inside a task or a `block_on` of another runtime,
+    /// waiting would hold up that runtime's worker (or deadlock it, if the
+    /// work being waited for waits on it). There the shutdown is handed to
+    /// a thread of its own and the drop returns at once, as
+    /// [`shutdown_background`](Runtime::shutdown_background) would; tasks
+    /// are still all dropped, on that thread. tokio panics in this case;
+    /// Kioto prefers a drop that cannot fail. Dropped from one of its own
+    /// workers or blocking threads, it shuts down there (those threads are
+    /// not waited for).
     fn drop(&mut self) {
-        if !self.workers.is_empty() || self.monitor.is_some() {
-            self.shutdown(None);
+        if self.workers.is_empty() && self.monitor.is_none() {
+            return;
         }
+        let me = std::thread::current().id();
+        let own_worker = self.workers.iter().any(|w| w.thread().id() == me);
+        if context::blocking_forbidden() && !own_worker {
+            self.handle.shared().begin_shutdown();
+            // The parts, not a `Runtime`: if the thread cannot start, they
+            // are dropped unrun here without coming back to this `drop`.
+            let (handle, workers, monitor, monitor_stop) = (
+                self.handle.clone(),
+                std::mem::take(&mut self.workers),
+                self.monitor.take(),
+                self.monitor_stop.clone(),
+            );
+            let spawned = std::thread::Builder::new()
+                .name("kioto-shutdown".into())
+                .spawn(move || {
+                    Runtime {
+                        handle,
+                        workers,
+                        monitor,
+                        monitor_stop,
+                    }
+                    .shutdown(None)
+                });
+            if let Err(e) = spawned {
+                // The workers still exit on their own; what they leave
+                // queued is dropped with the last handle.
+                tracing::error!(error = %e, "cannot start a thread to finish a runtime's shutdown");
+            }
+            return;
+        }
+        self.shutdown(None);
     }
 }
 

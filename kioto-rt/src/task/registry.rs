@@ -30,7 +30,7 @@
 //! (it is refused or swept, never missed), and real spawns, completions and
 //! a dump against the sweep (nothing stays registered).
 
-use super::meta::TaskMeta;
+use super::meta::{Kind, TaskMeta};
 use super::Id;
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::loom::sync::Mutex;
@@ -168,8 +168,8 @@ impl Registry {
         }
     }
 
-    /// Refuses new tasks and aborts every live one: sets each one's abort
-    /// flag and wakes it. Called at shutdown, when `schedule` only queues
+    /// Refuses new tasks and aborts every live one but blocking tasks: sets
+    /// each one's abort flag and wakes it. Called at shutdown, when `schedule` only queues
     /// the woken tasks; the caller drains the queues and calls this again
     /// until nothing changes.
     pub(crate) fn close_and_abort_all(&self) {
@@ -186,7 +186,14 @@ impl Registry {
                             // holding the metadata alive, and we hold the
                             // shard lock, so the entry (and its waker) cannot
                             // be removed meanwhile.
-                            unsafe { (*e.meta).set_aborted() };
+                            let meta = unsafe { &*e.meta };
+                            // Blocking work accepted before shutdown runs:
+                            // the pool runs what is queued before its
+                            // threads exit (see `blocking`).
+                            if meta.kind == Kind::Blocking {
+                                return None;
+                            }
+                            meta.set_aborted();
                             Some(e.waker.clone())
                         }
                         Slot::Vacant { .. } => None,
