@@ -30,6 +30,8 @@
 //!   `idle > notified`; the first idle thread to wake up afterwards, for
 //!   whatever reason, takes one and leaves the idle wait to work. Each
 //!   taking also leaves `idle`, so `notified <= idle` always holds.
+//! - `exiting`: threads that have left `threads` and are running their
+//!   stop hook; each counts itself in (as it leaves `threads`) and out.
 //! - `shutdown`: set once, by `shutdown`.
 //!
 //! A notification is taken by whoever wakes first, not by whoever
@@ -91,6 +93,10 @@ struct State<J> {
     /// Without it, two quick submits could notify the same idle thread and
     /// leave the second closure waiting (a deadlock if the two rendezvous).
     notified: usize,
+    /// Threads that have left `threads` (no work is queued for them any
+    /// more) but not yet run their stop hook; `shutdown` waits for them
+    /// too, so a runtime's drop returns after every thread's hook has run.
+    exiting: usize,
     shutdown: bool,
 }
 
@@ -143,6 +149,7 @@ impl<J: Job> BlockingPool<J> {
                     threads: 0,
                     idle: 0,
                     notified: 0,
+                    exiting: 0,
                     shutdown: false,
                 }),
                 condvar: Condvar::new(),
@@ -208,7 +215,7 @@ impl<J: Job> BlockingPool<J> {
         drop(orphans);
         let deadline = timeout.map(|t| Instant::now() + t);
         let own = POOL.with(|p| p.get() == self.inner.address());
-        let others = |state: &State<J>| state.threads - usize::from(own);
+        let others = |state: &State<J>| state.threads + state.exiting - usize::from(own);
         let mut state = self.inner.state.lock();
         while others(&state) > 0 {
             state = match deadline {
@@ -260,12 +267,15 @@ impl<J: Job> Inner<J> {
             }
         }
         state.threads -= 1;
-        // Wakes a shutdown waiting for the others to exit (it may be
-        // running on one of our own threads, so signal every exit).
-        self.all_exited.notify_all();
+        state.exiting += 1;
         drop(state);
         drop(_enter);
         run_thread_hook(self.on_stop.as_ref(), "the on_thread_stop hook");
+        let mut state = self.state.lock();
+        state.exiting -= 1;
+        // Wakes a shutdown waiting for the others to exit (it may be
+        // running on one of our own threads, so signal every exit).
+        self.all_exited.notify_all();
     }
 
     /// Waits, counted as idle, until there may be work (a notification to
