@@ -396,3 +396,48 @@ fn absurd_worker_counts_are_an_error_not_a_panic() {
         .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 }
+
+/// Takes a while to drop: the task's output is published only after it.
+struct SlowDrop;
+impl Drop for SlowDrop {
+    fn drop(&mut self) {
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Ready at once, but keeps its field until the future itself is dropped
+/// (an `async` block would drop its captures as it returns): the task has
+/// finished, and reported so, well before its output is published.
+struct ReadyHolding(#[allow(dead_code)] SlowDrop);
+impl std::future::Future for ReadyHolding {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
+}
+
+/// `try_join_next` in the same poll as a pending `poll_join_next` must not
+/// take over the wake-up the latter registered on a task that has finished
+/// but not yet published its output: the join would then never wake.
+#[test]
+fn try_join_next_keeps_the_wake_up_of_a_pending_join_next() {
+    let rt = rt(2);
+    let (tx, rx) = std::sync::mpsc::channel();
+    rt.spawn(async move {
+        let mut set = JoinSet::new();
+        set.spawn(ReadyHolding(SlowDrop));
+        let joined = std::future::poll_fn(|cx| {
+            let polled = set.poll_join_next(cx);
+            if polled.is_pending() {
+                assert!(set.try_join_next().is_none());
+            }
+            polled
+        })
+        .await;
+        let _ = tx.send(matches!(joined, Some(Ok(()))));
+    });
+    // Waited for from outside: nothing polls the join again unless its own
+    // wake-up arrives.
+    let joined = rx.recv_timeout(Duration::from_secs(10));
+    assert_eq!(joined, Ok(true), "the join never woke");
+}

@@ -285,3 +285,45 @@ fn a_sleep_polled_by_a_task_during_shutdown_does_not_complete() {
     rt.shutdown_timeout(Duration::from_secs(5));
     assert_eq!(resumed.load(Ordering::SeqCst), 0);
 }
+
+/// A deadline too far to count in the wheel's milliseconds means "never":
+/// it must not wrap around and fire early (about 585 million years wraps
+/// to 384 ms after the runtime's start).
+#[test]
+fn a_deadline_beyond_the_wheel_range_never_fires() {
+    let rt = rt(2);
+    rt.block_on(async {
+        let far = Duration::from_secs(18_446_744_073_709_552);
+        let r = timeout(far, sleep(Duration::from_millis(600))).await;
+        assert_eq!(r, Ok(()), "the far timeout fired first");
+    });
+}
+
+/// A sleep whose timer fired before the runtime shut down stays elapsed
+/// and completes when polled; only a sleep still waiting at shutdown
+/// panics (its time never came).
+#[test]
+fn a_sleep_fired_before_shutdown_stays_elapsed() {
+    let rt = rt(1);
+    let handle = rt.handle().clone();
+    let mut fired = rt.block_on(async {
+        let mut s = Box::pin(sleep(Duration::from_millis(5)));
+        // Registered with the wheel, then fired while nobody polls it.
+        assert!(support::poll_once(s.as_mut()).is_pending());
+        for _ in 0..10_000 {
+            if s.is_elapsed() {
+                break;
+            }
+            sleep(Duration::from_millis(1)).await;
+        }
+        s
+    });
+    assert!(fired.is_elapsed(), "the wheel never fired it");
+    rt.shutdown_timeout(Duration::from_secs(10));
+    assert!(
+        fired.is_elapsed(),
+        "a fired sleep became not elapsed at shutdown"
+    );
+    let _enter = handle.enter();
+    assert!(support::poll_once(fired.as_mut()).is_ready());
+}

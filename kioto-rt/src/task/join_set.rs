@@ -203,6 +203,11 @@ impl<T: Send + 'static> JoinSet<T> {
             // the handle registers `cx` and wakes us when it is.
             let polled = match budget {
                 Budget::Spend => Pin::new(handle).poll(cx),
+                // `try_join_next` polls with a no-op waker: polling a handle
+                // whose output is not yet published would replace the waker
+                // an earlier `poll_join_next` left there, and its wake-up
+                // would be lost. Such a handle just waits for its turn.
+                Budget::Unconstrained if !handle.is_finished() => Poll::Pending,
                 Budget::Unconstrained => Pin::new(&mut coop::unconstrained(handle)).poll(cx),
             };
             match polled {

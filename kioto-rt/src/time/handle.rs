@@ -86,9 +86,11 @@ impl TimeHandle {
     /// `deadline` in wheel ms, rounded up.
     pub(crate) fn deadline_ms(&self, deadline: Instant) -> u64 {
         let d = deadline.saturating_duration_since(self.start);
-        let ms = d.as_millis() as u64;
+        // Saturating: a deadline too far to count in ms (585 million years)
+        // must mean "never", not wrap around and fire early.
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         if d.subsec_nanos() % 1_000_000 != 0 {
-            ms + 1
+            ms.saturating_add(1)
         } else {
             ms
         }
@@ -122,22 +124,27 @@ impl TimeHandle {
     }
 
     /// Whether the timer fired; if not, `waker` is the one it wakes.
+    ///
+    /// A timer that fired before the runtime shut down still reads as
+    /// fired; one that was still waiting (cancelled by the shutdown), or any
+    /// poll that would wait after shutdown, is `Err(ShutDown)`.
     pub(crate) fn poll(&self, key: TimerKey, waker: &Waker) -> Result<PollTimer, ShutDown> {
         let mut wheel = self.wheel.lock();
-        if self.shutdown.load(Ordering::Acquire) {
-            return Err(ShutDown);
-        }
+        let shut_down = self.shutdown.load(Ordering::Acquire);
         let (res, replaced) = wheel.poll(key, waker);
         drop(wheel);
         drop(replaced);
-        Ok(res)
+        match res {
+            PollTimer::Cancelled => Err(ShutDown),
+            PollTimer::Pending if shut_down => Err(ShutDown),
+            fired_or_pending => Ok(fired_or_pending),
+        }
     }
 
-    /// Whether the timer fired (and was not polled since). False after
-    /// shutdown, which fires timers without any time passing.
+    /// Whether the timer fired (and was not polled since). A timer the
+    /// shutdown cancelled did not fire: no time passed for it.
     pub(crate) fn is_fired(&self, key: TimerKey) -> bool {
-        let wheel = self.wheel.lock();
-        !self.shutdown.load(Ordering::Acquire) && wheel.is_fired(key)
+        self.wheel.lock().is_fired(key)
     }
 
     /// Whether the runtime shut down its timers.

@@ -80,7 +80,12 @@ pub enum MissedTickBehavior {
 impl MissedTickBehavior {
     /// The deadline after the tick scheduled at `scheduled`, observed at `now`.
     fn next(self, scheduled: Instant, now: Instant, period: Duration) -> Instant {
-        let regular = scheduled + period;
+        // An `interval_at` start near the end of representable time: the
+        // next tick is "never" (30 years from now), as in tokio, rather
+        // than an overflow.
+        let regular = scheduled
+            .checked_add(period)
+            .unwrap_or_else(|| now + MAX_DELAY);
         if now < regular {
             return regular;
         }

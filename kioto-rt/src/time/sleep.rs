@@ -119,7 +119,12 @@ impl Sleep {
     /// its deadline is in the past, and neither is one whose runtime shut
     /// down before it fired. [`reset`](Self::reset) makes it pending again.
     pub fn is_elapsed(&self) -> bool {
-        self.fired || self.key.is_some_and(|key| self.time().is_fired(key))
+        // A timer fires only once its deadline has passed: before that, no
+        // need to take the wheel's lock to know.
+        self.fired
+            || (self.key.is_some()
+                && Instant::now() >= self.deadline
+                && self.key.is_some_and(|key| self.time().is_fired(key)))
     }
 
     /// Moves the deadline, whether or not the sleep already completed. The
@@ -160,11 +165,12 @@ impl Sleep {
         if self.fired {
             return Poll::Ready(());
         }
-        // Checked before the clock too: a due sleep on a shut-down runtime
-        // panics as well, so the outcome does not depend on timing.
-        assert!(!self.time().is_shutdown(), "{RUNTIME_SHUT_DOWN}");
         match self.key {
             None => {
+                // Checked before the clock too: a due sleep on a shut-down
+                // runtime panics as well, so the outcome does not depend on
+                // timing.
+                assert!(!self.time().is_shutdown(), "{RUNTIME_SHUT_DOWN}");
                 if Instant::now() >= self.deadline {
                     self.fired = true;
                     return Poll::Ready(());
@@ -192,7 +198,7 @@ impl Sleep {
                     Poll::Ready(())
                 }
                 Ok(PollTimer::Pending) => Poll::Pending,
-                Err(ShutDown) => panic!("{RUNTIME_SHUT_DOWN}"),
+                Ok(PollTimer::Cancelled) | Err(ShutDown) => panic!("{RUNTIME_SHUT_DOWN}"),
             },
         }
     }

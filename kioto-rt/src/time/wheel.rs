@@ -76,6 +76,9 @@ pub(crate) enum PollTimer {
     Fired,
     /// Still waiting; the waker was updated.
     Pending,
+    /// Cancelled by the runtime's shutdown before it fired; its entry has
+    /// been freed.
+    Cancelled,
 }
 
 #[derive(Debug)]
@@ -86,6 +89,10 @@ enum State {
     Pending { level: u8, slot: u8 },
     /// Fired, waker taken; kept until its owner polls or removes it.
     Fired,
+    /// Woken by the runtime's shutdown before its deadline (`fire_all`);
+    /// kept until its owner polls or removes it. Unlike `Fired`, no time
+    /// passed: its owner must not read it as elapsed.
+    Cancelled,
 }
 
 #[derive(Debug)]
@@ -181,6 +188,10 @@ impl Wheel {
                 };
                 (PollTimer::Pending, replaced)
             }
+            State::Cancelled => {
+                self.free(key.index);
+                (PollTimer::Cancelled, None)
+            }
             _ => {
                 self.free(key.index);
                 (PollTimer::Fired, None)
@@ -246,7 +257,8 @@ impl Wheel {
         self.elapsed = self.elapsed.max(now);
     }
 
-    /// Fires every pending timer (runtime shutdown).
+    /// Wakes every pending timer as cancelled (runtime shutdown); timers
+    /// that already fired stay fired.
     pub(crate) fn fire_all(&mut self, fired: &mut Vec<Waker>) {
         for level in self.levels.iter_mut() {
             level.occupied = 0;
@@ -254,7 +266,7 @@ impl Wheel {
         }
         for entry in &mut self.slab {
             if let State::Pending { .. } = entry.state {
-                entry.state = State::Fired;
+                entry.state = State::Cancelled;
                 entry.prev = NIL;
                 entry.next = NIL;
                 fired.extend(entry.waker.take());
