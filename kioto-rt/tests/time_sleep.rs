@@ -306,6 +306,9 @@ fn a_deadline_beyond_the_wheel_range_never_fires() {
 fn a_sleep_fired_before_shutdown_stays_elapsed() {
     let rt = rt(1);
     let handle = rt.handle().clone();
+    // The sleep is returned out of `block_on` on purpose, to be polled
+    // after the shutdown.
+    #[allow(clippy::async_yields_async)]
     let mut fired = rt.block_on(async {
         let mut s = Box::pin(sleep(Duration::from_millis(5)));
         // Registered with the wheel, then fired while nobody polls it.
