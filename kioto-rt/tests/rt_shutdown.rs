@@ -342,3 +342,29 @@ fn a_runtime_dropped_inside_another_runtime_shuts_down_in_the_background() {
         );
     });
 }
+
+/// A `thread_name_fn` that panics when the blocking pool starts a thread:
+/// `spawn_blocking` neither unwinds nor loses the thread it counted, the
+/// closure runs, and the runtime's drop does not wait forever.
+#[test]
+fn a_panicking_thread_name_callback_does_not_hang_the_blocking_pool() {
+    let armed = Arc::new(AtomicBool::new(false));
+    let a = armed.clone();
+    let rt = Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name_fn(move || {
+            if a.load(Ordering::SeqCst) {
+                panic!("thread_name_fn for a blocking thread");
+            }
+            "kioto-worker".to_owned()
+        })
+        .build()
+        .unwrap();
+    armed.store(true, Ordering::SeqCst);
+    let out = within(Duration::from_secs(60), move || {
+        let out = rt.block_on(async { task::spawn_blocking(|| 7).await.unwrap() });
+        drop(rt);
+        out
+    });
+    assert_eq!(out, 7);
+}

@@ -184,13 +184,33 @@ impl<J: Job> BlockingPool<J> {
             state.threads += 1;
             drop(state);
             let inner = self.inner.clone();
+            // The name is user code (`thread_name_fn`): a panic there must
+            // not unwind out of `spawn_blocking` with a thread counted
+            // that will never exist.
+            let name = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                (self.inner.thread_name)()
+            }))
+            .unwrap_or_else(|payload| {
+                crate::task::report_contained_panic(payload, "the thread_name_fn callback", None);
+                "kioto-blocking".to_owned()
+            });
             let spawned = crate::loom::thread::Builder::new()
-                .name((self.inner.thread_name)())
+                .name(name)
                 .spawn(move || inner.run());
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "failed to start a blocking-pool thread");
-                let mut state = self.inner.state.lock();
-                state.threads -= 1;
+                let orphans: Vec<J> = {
+                    let mut state = self.inner.state.lock();
+                    state.threads -= 1;
+                    // With no thread left, nobody would ever run what is
+                    // queued: cancel it, so its handles resolve.
+                    if state.threads == 0 {
+                        state.queue.drain(..).collect()
+                    } else {
+                        Vec::new()
+                    }
+                };
+                drop(orphans);
             }
         }
     }
