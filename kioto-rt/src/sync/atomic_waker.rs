@@ -154,7 +154,7 @@ impl fmt::Debug for AtomicWaker {
 
 #[cfg(all(test, loom))]
 mod loom_tests {
-    use super::AtomicWaker;
+    use super::{AtomicWaker, REGISTERING};
     use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
     use crate::loom::sync::Arc;
     use std::future::poll_fn;
@@ -184,8 +184,9 @@ mod loom_tests {
         });
     }
 
-    /// A waker that wakes the slot it was registered in when dropped.
-    struct WakesSlotOnDrop(Arc<AtomicWaker>);
+    /// A waker that wakes the slot it was registered in when dropped; the
+    /// thread id is the registering thread's.
+    struct WakesSlotOnDrop(Arc<AtomicWaker>, loom::thread::ThreadId);
 
     impl std::task::Wake for WakesSlotOnDrop {
         fn wake(self: std::sync::Arc<Self>) {}
@@ -193,6 +194,17 @@ mod loom_tests {
 
     impl Drop for WakesSlotOnDrop {
         fn drop(&mut self) {
+            // Replaced by `register`, it must be dropped outside the slot's
+            // critical section: on the registering thread, the slot is no
+            // longer `REGISTERING` by then. (A producer that took it to wake
+            // drops it on its own thread, whatever the registrar is doing.)
+            if loom::thread::current().id() == self.1 {
+                assert_eq!(
+                    self.0.state.load(SeqCst) & REGISTERING,
+                    0,
+                    "a replaced waker dropped inside the registering window"
+                );
+            }
             self.0.wake();
         }
     }
@@ -205,7 +217,10 @@ mod loom_tests {
         loom::model(|| {
             let slot = Arc::new(AtomicWaker::new());
             let flag = Arc::new(AtomicBool::new(false));
-            let first = std::task::Waker::from(std::sync::Arc::new(WakesSlotOnDrop(slot.clone())));
+            let first = std::task::Waker::from(std::sync::Arc::new(WakesSlotOnDrop(
+                slot.clone(),
+                loom::thread::current().id(),
+            )));
             slot.register(&first);
             drop(first); // the slot holds the only clone
             let th = {

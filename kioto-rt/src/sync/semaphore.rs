@@ -378,6 +378,8 @@ mod loom_tests {
     use super::*;
     use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
     use crate::loom::sync::Arc;
+    use std::future::Future;
+    use std::task::Poll;
 
     #[test]
     fn permits_never_exceeded_and_all_return() {
@@ -443,12 +445,17 @@ mod loom_tests {
         });
     }
 
-    /// A grant and a close race a waiter: whichever way it ends, no permit
-    /// is lost or kept by a failed acquire.
+    /// A queued waiter, then a grant and a close racing each other, then
+    /// the waiter's next poll: whichever came first, the acquire fails (the
+    /// semaphore is closed by the time it looks) and the permit granted to
+    /// it, if any, goes back.
     #[test]
     fn close_races_a_grant_without_losing_permits() {
         loom::model(|| {
             let sem = Arc::new(Semaphore::new(0));
+            let mut acquire = Box::pin(sem.acquire());
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(acquire.as_mut().poll(&mut cx).is_pending());
             let granter = {
                 let sem = sem.clone();
                 loom::thread::spawn(move || sem.add_permits(1))
@@ -457,11 +464,13 @@ mod loom_tests {
                 let sem = sem.clone();
                 loom::thread::spawn(move || sem.close())
             };
-            let res = loom::future::block_on(sem.acquire());
             granter.join().unwrap();
             closer.join().unwrap();
-            // `Ok` only if the grant was observed before the close.
-            drop(res);
+            match acquire.as_mut().poll(&mut cx) {
+                Poll::Ready(res) => assert!(res.is_err(), "acquired after close"),
+                Poll::Pending => panic!("a waiter was left waiting on a closed semaphore"),
+            }
+            drop(acquire);
             assert_eq!(sem.available_permits(), 1);
         });
     }
