@@ -389,3 +389,64 @@ fn a_task_woken_twice_before_it_runs_is_polled_once() {
         "two wakes must schedule one poll"
     );
 }
+
+/// Set when dropped.
+struct DropFlag(Arc<AtomicBool>);
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A task's `JoinHandle` resolves only after the task's future has been
+/// dropped, however it ends: completed at once, completed after a yield,
+/// or aborted (from another thread) while pending or while queued.
+/// kioto-actor builds on this (a supervisor awaits an instance's task
+/// before it lets another consume the same mailbox).
+fn join_resolves_after_the_future_is_dropped(rounds: usize) {
+    let rt = rt(2);
+    within(Duration::from_secs(300), move || {
+        rt.block_on(async {
+            for i in 0..rounds {
+                let dropped = Arc::new(AtomicBool::new(false));
+                let flag = DropFlag(dropped.clone());
+                let handle = match i % 4 {
+                    0 => kioto_rt::spawn(async move {
+                        let _flag = flag;
+                    }),
+                    1 => kioto_rt::spawn(async move {
+                        let _flag = flag;
+                        task::yield_now().await;
+                    }),
+                    _ => kioto_rt::spawn(async move {
+                        let _flag = flag;
+                        std::future::pending::<()>().await;
+                    }),
+                };
+                if i % 4 >= 2 {
+                    let abort = handle.abort_handle();
+                    if i % 4 == 2 {
+                        task::yield_now().await;
+                    }
+                    std::thread::spawn(move || abort.abort());
+                }
+                let _ = handle.await;
+                assert!(
+                    dropped.load(Ordering::SeqCst),
+                    "round {i}: the handle resolved before the future was dropped"
+                );
+            }
+        })
+    });
+}
+
+#[test]
+fn a_join_handle_resolves_only_after_its_future_is_dropped() {
+    join_resolves_after_the_future_is_dropped(2_000);
+}
+
+#[test]
+#[ignore = "heavy: run in release by .ci/stress"]
+fn a_join_handle_resolves_only_after_its_future_is_dropped_many_rounds() {
+    join_resolves_after_the_future_is_dropped(200_000);
+}
