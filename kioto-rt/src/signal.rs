@@ -11,8 +11,8 @@
 //! belongs to the process, not to a runtime, so several runtimes (or none:
 //! these futures work in any executor) share it.
 //!
-//! Every signal has the same state (a [`Slot`]) and the same future
-//! ([`Wait`]); they differ only in the signal number. A signal's handler is
+//! Every signal has the same state (a `Slot`) and the same future
+//! (`Wait`); they differ only in the signal number. A signal's handler is
 //! installed on the first call that waits for it, not before: a program
 //! that never calls `terminate` keeps the default SIGTERM disposition
 //! (the process dies), and one that never calls `ctrl_c` keeps SIGINT's.

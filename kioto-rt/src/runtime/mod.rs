@@ -78,6 +78,28 @@ impl fmt::Debug for Config {
 /// The Kioto runtime: a multi-threaded work-stealing executor with an I/O
 /// reactor, timers and a blocking pool.
 ///
+/// # Shutdown
+///
+/// Dropping the runtime (or [`shutdown_timeout`](Runtime::shutdown_timeout),
+/// [`shutdown_background`](Runtime::shutdown_background)) stops its workers
+/// and drops every task still alive, as tokio does:
+///
+/// - Tasks are dropped on the thread that shuts the runtime down, inside
+///   the runtime's context: code in their `Drop` (an actor's cleanup) finds
+///   [`Handle::try_current`] set, and a `spawn` there returns a handle whose
+///   task is cancelled at once instead of panicking.
+/// - A timer polled after shutdown panics with a message that says so; it
+///   never completes as if its time had come.
+/// - Blocking work accepted before the shutdown (a `spawn_blocking` whose
+///   thread had not picked it up yet) still runs; the drop waits for it,
+///   `shutdown_timeout` up to its limit.
+/// - Dropped where blocking is not allowed (inside a task, or inside a
+///   `block_on` of another runtime), the runtime shuts down on a thread of
+///   its own and the drop returns at once, as `shutdown_background` would;
+///   tokio panics there instead. Dropped from one of its own workers or
+///   blocking threads, it shuts down in place without waiting for that
+///   thread.
+///
 /// ```
 /// let rt = kioto_rt::Runtime::new().unwrap();
 /// let v = rt.block_on(async {
