@@ -46,6 +46,7 @@
 //! join handle, and the registry's waker.
 
 mod idle;
+mod lifo;
 pub(crate) mod metrics;
 mod monitor;
 mod park;
@@ -65,11 +66,11 @@ use async_task::{Runnable, ScheduleInfo, WithInfo};
 use crossbeam_deque::{Injector, Stealer};
 use crossbeam_utils::CachePadded;
 use idle::Idle;
+use lifo::LifoSlot;
 use metrics::WorkerMetrics;
 use park::Parker;
 use std::future::Future;
 use std::panic::Location;
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -113,10 +114,9 @@ struct Remote {
     /// The owner's deferred (yielded) tasks; taken by siblings only when the
     /// owner is `stuck`, like the LIFO slot.
     deferred: Stealer<Notified>,
-    /// The LIFO slot: a `Runnable` turned into a raw pointer, or null. Only
-    /// its owner puts tasks in; the owner and (when `stuck`) stealers take
-    /// them out, each with an atomic swap, so exactly one gets a task.
-    lifo: AtomicPtr<()>,
+    /// The task the owner runs next; siblings take it only while the owner
+    /// is `stuck` (`lifo.rs`).
+    lifo: LifoSlot<Notified>,
     /// Set by the monitor when this worker has been inside one poll for a
     /// while; lets siblings take its LIFO task. Cleared by the owner.
     stuck: AtomicBool,
@@ -148,7 +148,7 @@ impl Shared {
             remotes.push(CachePadded::new(Remote {
                 stealer: local.stealer(),
                 deferred: deferred.stealer(),
-                lifo: AtomicPtr::new(std::ptr::null_mut()),
+                lifo: LifoSlot::new(),
                 stuck: AtomicBool::new(false),
                 poll_seq: AtomicU64::new(0),
                 current_task: AtomicU64::new(0),
@@ -399,7 +399,7 @@ impl Shared {
         loop {
             let mut round = self.drain_injector();
             for remote in self.remotes.iter() {
-                round |= take_lifo(&remote.lifo).is_some();
+                round |= remote.lifo.take().is_some();
                 round |= drain(|| remote.stealer.steal());
                 round |= drain(|| remote.deferred.steal());
             }
@@ -495,15 +495,6 @@ fn drain(mut steal: impl FnMut() -> crossbeam_deque::Steal<Notified>) -> bool {
     }
 }
 
-/// Takes the task out of a LIFO slot, if any.
-fn take_lifo(slot: &AtomicPtr<()>) -> Option<Notified> {
-    let ptr = slot.swap(std::ptr::null_mut(), Ordering::AcqRel);
-    // SAFETY: non-null pointers in a LIFO slot come only from
-    // `Runnable::into_raw` (in `worker::schedule_local`), and the swap hands
-    // each to exactly one taker.
-    NonNull::new(ptr).map(|p| unsafe { Runnable::from_raw(p) })
-}
-
 impl Remote {
     fn is_stuck(&self) -> bool {
         self.stuck.load(Ordering::Relaxed)
@@ -513,18 +504,6 @@ impl Remote {
     /// deferred list only while the owner is stuck.
     fn has_stealable_work(&self) -> bool {
         !self.stealer.is_empty()
-            || (self.is_stuck()
-                && (!self.lifo.load(Ordering::Acquire).is_null() || !self.deferred.is_empty()))
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        // Normally empty by now; a runnable left here would hold an
-        // `Arc<Shared>` and could never reach this point, so this only
-        // frees slots emptied during shutdown.
-        for remote in self.remotes.iter() {
-            drop(take_lifo(&remote.lifo));
-        }
+            || (self.is_stuck() && (!self.lifo.is_empty() || !self.deferred.is_empty()))
     }
 }

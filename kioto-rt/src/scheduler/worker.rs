@@ -12,7 +12,7 @@
 //! through shared references: the run loop and `schedule_local` may both be
 //! on the stack at once without aliasing a `&mut`.
 
-use super::{take_lifo, Notified, Remote, Shared};
+use super::{Notified, Remote, Shared};
 use crate::coop;
 use crate::runtime::{context, Handle};
 use crossbeam_deque::Steal;
@@ -148,12 +148,8 @@ pub(crate) fn schedule_local(
             // not into the LIFO slot (it just had its turn).
             core.push_back(task);
         } else {
-            let raw = task.into_raw().as_ptr();
-            let prev = core.remote().lifo.swap(raw, Ordering::AcqRel);
-            if let Some(prev) = std::ptr::NonNull::new(prev) {
-                // SAFETY: non-null LIFO pointers come from `into_raw` and the
-                // swap gave this one to us alone.
-                core.push_back(unsafe { Notified::from_raw(prev) });
+            if let Some(prev) = core.remote().lifo.push(task) {
+                core.push_back(prev);
             }
         }
     });
@@ -214,7 +210,7 @@ impl Core {
                 return Some(task);
             }
         }
-        if let Some(task) = take_lifo(&self.remote().lifo) {
+        if let Some(task) = self.remote().lifo.take() {
             self.remote().metrics.lifo_hits.incr();
             return Some(task);
         }
@@ -244,7 +240,7 @@ impl Core {
         coop::budget(|| {
             self.poll(task);
             let mut lifo_polls = 0;
-            while let Some(task) = take_lifo(&self.remote().lifo) {
+            while let Some(task) = self.remote().lifo.take() {
                 if lifo_polls >= MAX_LIFO_POLLS_IN_A_ROW || !coop::has_budget_remaining() {
                     // To the back of our own queue, without waking a
                     // sibling: this worker runs it shortly, and a sibling
@@ -316,7 +312,7 @@ impl Core {
     /// wake-while-running: a flooded actor, or both actors of a message
     /// ping-pong, crossing cores (and a futex wake-up) again and again.
     fn notify_if_surplus(&self) {
-        let lifo = usize::from(!self.remote().lifo.load(Ordering::Relaxed).is_null());
+        let lifo = usize::from(!self.remote().lifo.is_empty());
         if self.local.len() + lifo > 1 {
             self.shared.notify_parked();
         }
@@ -363,7 +359,7 @@ impl Core {
             }
             if remote.is_stuck() {
                 let before = self.local.len();
-                let task = take_lifo(&remote.lifo).or_else(|| {
+                let task = remote.lifo.take().or_else(|| {
                     self.steal_from(|| remote.deferred.steal_batch_and_pop(&self.local))
                 });
                 if let Some(task) = task {
@@ -401,7 +397,7 @@ impl Core {
     }
 
     fn has_own_work(&self) -> bool {
-        !self.local.is_empty() || !self.remote().lifo.load(Ordering::Acquire).is_null()
+        !self.local.is_empty() || !self.remote().lifo.is_empty()
     }
 
     fn park(&self) {
@@ -455,7 +451,7 @@ impl Core {
     }
 
     fn drop_queued_tasks(&self) {
-        drop(take_lifo(&self.remote().lifo));
+        drop(self.remote().lifo.take());
         while let Some(task) = self.deferred.pop() {
             drop(task);
         }
