@@ -244,7 +244,15 @@ mod tests {
                     }
                     continue;
                 }
-                // Nothing found: go to sleep, unless we were the last
+                // Nothing found: search if allowed (`Core::steal_work`), as
+                // every worker does before it sleeps: a worker that just ran
+                // a task is not searching, and sleeping without a look would
+                // strand work pushed while nobody searched.
+                if !searching && self.idle.try_start_searching() {
+                    searching = true;
+                    continue;
+                }
+                // Still nothing: go to sleep, unless we were the last
                 // searcher and work arrived meanwhile (then get it).
                 if self.idle.park(index, searching) && self.work.load(Ordering::SeqCst) > 0 {
                     searching = !self.idle.unpark(index);
