@@ -85,6 +85,11 @@ pub(crate) struct DriverHandle {
     time: TimeHandle,
     /// Events dispatched to resources since start (metrics).
     io_ready_count: AtomicU64,
+    /// Polls completed since start. Written only by the driver's holder,
+    /// read by the scheduler's monitor to see that nobody polls the driver
+    /// (`scheduler/handoff.rs`). Next to `unpark_pending`, which every poll
+    /// writes anyway.
+    turns: AtomicU64,
     is_shutdown: AtomicBool,
 }
 
@@ -100,6 +105,7 @@ impl Driver {
             io: Mutex::new(IoSlab::default()),
             time: TimeHandle::new(),
             io_ready_count: AtomicU64::new(0),
+            turns: AtomicU64::new(0),
             is_shutdown: AtomicBool::new(false),
         });
         let driver = Driver {
@@ -131,6 +137,9 @@ impl Driver {
             }
         }
         handle.unpark_pending.store(false, Ordering::SeqCst);
+        // Only the holder writes it: a load and a store, no lock prefix.
+        let turns = handle.turns.load(Ordering::Relaxed);
+        handle.turns.store(turns.wrapping_add(1), Ordering::Relaxed);
         handle.time.after_park(&mut wakers);
 
         let mut dispatched = 0u64;
@@ -212,6 +221,11 @@ impl DriverHandle {
             let mut wakers = Vec::new();
             io.take_wakers(&mut wakers);
         }
+    }
+
+    /// Polls completed since the runtime started.
+    pub(crate) fn turns(&self) -> u64 {
+        self.turns.load(Ordering::Relaxed)
     }
 
     pub(crate) fn time(&self) -> &TimeHandle {

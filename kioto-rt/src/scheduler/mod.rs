@@ -33,6 +33,17 @@
 //! (`park.rs`). A busy worker polls the driver with a zero timeout every
 //! `event_interval` ticks so I/O is never starved by CPU work.
 //!
+//! That leaves one gap, which tokio has too: the worker that held the
+//! driver wakes to run a task that then blocks its thread, while its
+//! siblings sleep on their condvars, where no timer or I/O event reaches
+//! them. Nobody polls the driver until the blocked task returns. The
+//! monitor thread watches for that: when the driver's turn count has not
+//! moved for about 10 ms, nobody is parked in it, and a worker sleeps on
+//! its condvar, it unparks that worker, which parks again and, finding the
+//! driver's mutex free, takes the reactor and the timer wheel over
+//! (`handoff.rs`). An idle runtime always has a worker parked in the
+//! driver, so the monitor never wakes anybody there.
+//!
 //! # Shutdown
 //!
 //! `shutdown` sets a flag and wakes every worker; each worker drops the tasks
@@ -45,6 +56,7 @@
 //! leaked: a task's only references are its queue entry, its wakers, its
 //! join handle, and the registry's waker.
 
+mod handoff;
 mod idle;
 mod lifo;
 pub(crate) mod metrics;

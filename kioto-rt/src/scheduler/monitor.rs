@@ -10,10 +10,15 @@
 //! task, and a sleeping sibling is woken if the stuck worker has queued
 //! work.
 //!
+//! The monitor also hands the I/O driver and the timer wheel to a sleeping
+//! worker when nobody has polled them for a while (`handoff.rs`): the
+//! worker that held them may be the stuck one.
+//!
 //! With `Builder::stall_threshold(d)` set, the monitor also emits one
 //! `tracing::warn!` per stall longer than `d`, naming the worker, the task
 //! id and the task's spawn location.
 
+use super::handoff::DriverWatch;
 use super::Shared;
 use std::panic::Location;
 use std::sync::atomic::Ordering;
@@ -23,6 +28,12 @@ use std::time::{Duration, Instant};
 
 /// How often the monitor samples when no stall threshold asks for finer.
 const DEFAULT_PERIOD: Duration = Duration::from_millis(10);
+
+/// How long the driver may go unpolled, with a worker asleep on its
+/// condvar, before the monitor hands it to that worker. Whatever the
+/// sampling period, no shorter: a busy worker polls the driver only every
+/// `event_interval` ticks, and a hand-off is a wake-up.
+const HANDOFF_AFTER: Duration = Duration::from_millis(10);
 
 /// Lets the runtime stop the monitor promptly at shutdown.
 #[derive(Debug, Default)]
@@ -74,10 +85,22 @@ pub(crate) fn spawn(
                 reported: false,
             })
             .collect();
+        let looks = HANDOFF_AFTER.as_nanos().div_ceil(period.as_nanos());
+        let mut watch = DriverWatch::new(u32::try_from(looks).unwrap_or(u32::MAX));
         while stop.sleep(period) {
             sample(&shared, &mut seen, threshold);
+            hand_off_driver(&shared, &mut watch);
         }
     })
+}
+
+/// Wakes a condvar sleeper to poll the driver if nobody does (`handoff.rs`).
+fn hand_off_driver(shared: &Shared, watch: &mut DriverWatch) {
+    let parkers = shared.remotes.iter().map(|r| &r.parker);
+    if let Some(worker) = watch.look(parkers, || shared.driver_handle.turns()) {
+        tracing::trace!(worker, "nobody polls the driver; handing it over");
+        shared.remotes[worker].parker.unpark(&shared.driver_handle);
+    }
 }
 
 fn sample(shared: &Shared, seen: &mut [Observation], threshold: Option<Duration>) {

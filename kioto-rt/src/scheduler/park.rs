@@ -16,6 +16,10 @@
 //! `park` never sleeps on the condvar while `NOTIFIED` is set, and every
 //! `unpark` either finds the parker awake (leaves `NOTIFIED` for it) or
 //! wakes the sleep it is in. Spurious returns are allowed; the caller loops.
+//!
+//! Only the owning worker parks; any thread may unpark. The monitor also
+//! reads the state (`sleep_state`, never writing it) to find a condvar
+//! sleeper to hand the driver to when nobody polls it (`handoff.rs`).
 
 use crate::driver::{Driver, DriverHandle};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -26,6 +30,17 @@ const EMPTY: usize = 0;
 const PARKED_CONDVAR: usize = 1;
 const PARKED_DRIVER: usize = 2;
 const NOTIFIED: usize = 3;
+
+/// Where a worker sleeps, as [`Parker::sleep_state`] last saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SleepState {
+    /// Running, or between sleeps.
+    Awake,
+    /// On the condvar: only an `unpark` wakes it.
+    OnCondvar,
+    /// Blocked in the driver's poll: I/O events and timers wake it.
+    InDriver,
+}
 
 #[derive(Debug)]
 pub(crate) struct Parker {
@@ -51,13 +66,38 @@ impl Parker {
         driver_handle: &DriverHandle,
         timeout: Option<Duration>,
     ) {
+        self.park_with(
+            driver,
+            |driver| driver.park(driver_handle, timeout),
+            timeout,
+        );
+    }
+
+    /// `park`, with the driver's turn passed in (the loom models drive a
+    /// stand-in driver).
+    pub(super) fn park_with<D>(
+        &self,
+        driver: &Mutex<D>,
+        turn: impl FnOnce(&mut D),
+        timeout: Option<Duration>,
+    ) {
         if self.take_notification() {
             return;
         }
         if let Some(mut driver) = driver.try_lock() {
-            self.park_driver(&mut driver, driver_handle, timeout);
+            self.park_driver(|| turn(&mut driver));
         } else {
             self.park_condvar(timeout);
+        }
+    }
+
+    /// Where this parker's worker sleeps right now, for the monitor's
+    /// driver hand-off (`handoff.rs`). A snapshot: it may change at once.
+    pub(crate) fn sleep_state(&self) -> SleepState {
+        match self.state.load(SeqCst) {
+            PARKED_CONDVAR => SleepState::OnCondvar,
+            PARKED_DRIVER => SleepState::InDriver,
+            _ => SleepState::Awake,
         }
     }
 
@@ -68,7 +108,7 @@ impl Parker {
             .is_ok()
     }
 
-    fn park_driver(&self, driver: &mut Driver, handle: &DriverHandle, timeout: Option<Duration>) {
+    fn park_driver(&self, turn: impl FnOnce()) {
         match self
             .state
             .compare_exchange(EMPTY, PARKED_DRIVER, SeqCst, SeqCst)
@@ -80,7 +120,7 @@ impl Parker {
             }
             Err(actual) => panic!("inconsistent park state {actual}"),
         }
-        driver.park(handle, timeout);
+        turn();
         match self.state.swap(EMPTY, SeqCst) {
             NOTIFIED | PARKED_DRIVER => {}
             actual => panic!("inconsistent park_driver state {actual}"),
@@ -130,7 +170,7 @@ impl Parker {
 
     /// `unpark`, with the driver wake-up passed in (the loom models have no
     /// driver).
-    fn unpark_with(&self, wake_driver: impl FnOnce()) {
+    pub(super) fn unpark_with(&self, wake_driver: impl FnOnce()) {
         match self.state.swap(NOTIFIED, SeqCst) {
             EMPTY | NOTIFIED => {}
             PARKED_CONDVAR => {
