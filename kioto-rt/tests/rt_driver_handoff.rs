@@ -143,5 +143,8 @@ fn timers_and_io_run_while_the_driver_worker_is_blocked() {
         for blocker in [Blocker::TimerWoken, Blocker::TimerWoken, Blocker::Remote] {
             round(&rt, blocker);
         }
+        // The timer-woken blocker stops the worker that polled the driver,
+        // so the hand-off, not the other worker's own park, did the work.
+        assert!(rt.metrics().driver_handoff_count() >= 1);
     });
 }

@@ -60,6 +60,13 @@ impl RuntimeMetrics {
         self.shared.num_searching()
     }
 
+    /// Times the driver (I/O and timers) went unpolled for about 10 ms
+    /// while a worker slept on its condvar (its holder stuck in a long
+    /// poll, say), so the monitor woke that worker to take it over.
+    pub fn driver_handoff_count(&self) -> u64 {
+        self.shared.driver_handoff_count()
+    }
+
     /// Task polls performed by worker `worker`.
     pub fn worker_poll_count(&self, worker: usize) -> u64 {
         self.shared.worker_metrics(worker).polls.get()
@@ -153,6 +160,7 @@ impl fmt::Debug for RuntimeMetrics {
             .field("num_alive_tasks", &self.num_alive_tasks())
             .field("spawned_tasks_count", &self.spawned_tasks_count())
             .field("global_queue_depth", &self.global_queue_depth())
+            .field("driver_handoff_count", &self.driver_handoff_count())
             .finish_non_exhaustive()
     }
 }

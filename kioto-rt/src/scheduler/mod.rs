@@ -117,6 +117,9 @@ pub(crate) struct Shared {
     shutdown_done: AtomicBool,
     /// Spawns from threads that are not workers of this runtime.
     remote_spawned: AtomicU64,
+    /// Times the monitor woke a sleeper to take over the driver
+    /// (`handoff.rs`). Written by the monitor thread alone.
+    driver_handoffs: AtomicU64,
 }
 
 /// The part of a worker that other threads touch.
@@ -188,6 +191,7 @@ impl Shared {
             shutdown: AtomicBool::new(false),
             shutdown_done: AtomicBool::new(false),
             remote_spawned: AtomicU64::new(0),
+            driver_handoffs: AtomicU64::new(0),
         });
         let launches = locals
             .into_iter()
@@ -439,6 +443,10 @@ impl Shared {
                 .iter()
                 .map(|r| r.metrics.spawned.get())
                 .sum::<u64>()
+    }
+
+    pub(crate) fn driver_handoff_count(&self) -> u64 {
+        self.driver_handoffs.load(Ordering::Relaxed)
     }
 
     pub(crate) fn global_queue_depth(&self) -> usize {

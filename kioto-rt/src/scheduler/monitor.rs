@@ -99,6 +99,9 @@ fn hand_off_driver(shared: &Shared, watch: &mut DriverWatch) {
     let parkers = shared.remotes.iter().map(|r| &r.parker);
     if let Some(worker) = watch.look(parkers, || shared.driver_handle.turns()) {
         tracing::trace!(worker, "nobody polls the driver; handing it over");
+        // Only this thread writes the counter: no read-modify-write.
+        let n = shared.driver_handoffs.load(Ordering::Relaxed);
+        shared.driver_handoffs.store(n + 1, Ordering::Relaxed);
         shared.remotes[worker].parker.unpark(&shared.driver_handle);
     }
 }
