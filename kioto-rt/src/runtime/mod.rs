@@ -113,7 +113,6 @@ pub struct Runtime {
     handle: Handle,
     workers: Vec<ThreadHandle<()>>,
     monitor: Option<ThreadHandle<()>>,
-    monitor_stop: Arc<scheduler::MonitorStop>,
 }
 
 impl Runtime {
@@ -143,7 +142,6 @@ impl Runtime {
             handle: Handle::from_shared(shared.clone()),
             workers: Vec::with_capacity(launches.len()),
             monitor: None,
-            monitor_stop: Arc::default(),
         };
         for launch in launches {
             let mut builder = std::thread::Builder::new().name((config.thread_name)());
@@ -163,7 +161,6 @@ impl Runtime {
         }
         rt.monitor = Some(scheduler::spawn_monitor(
             shared,
-            rt.monitor_stop.clone(),
             format!("{}-monitor", (config.thread_name)()),
         )?);
         Ok(rt)
@@ -237,7 +234,7 @@ impl Runtime {
         let _enter = context::enter(self.handle.clone());
         let shared = self.handle.shared();
         shared.begin_shutdown();
-        self.monitor_stop.stop();
+        shared.stop_monitor();
         let current = std::thread::current().id();
         for worker in self.workers.drain(..) {
             if worker.thread().id() == current {
