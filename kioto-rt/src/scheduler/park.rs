@@ -33,7 +33,7 @@ const NOTIFIED: usize = 3;
 
 /// Where a worker sleeps, as [`Parker::sleep_state`] last saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SleepState {
+pub(super) enum SleepState {
     /// Running, or between sleeps.
     Awake,
     /// On the condvar: only an `unpark` wakes it.
@@ -93,7 +93,7 @@ impl Parker {
 
     /// Where this parker's worker sleeps right now, for the monitor's
     /// driver hand-off (`handoff.rs`). A snapshot: it may change at once.
-    pub(crate) fn sleep_state(&self) -> SleepState {
+    pub(super) fn sleep_state(&self) -> SleepState {
         match self.state.load(SeqCst) {
             PARKED_CONDVAR => SleepState::OnCondvar,
             PARKED_DRIVER => SleepState::InDriver,
