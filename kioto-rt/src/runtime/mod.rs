@@ -275,11 +275,10 @@ impl Drop for Runtime {
             self.handle.shared().begin_shutdown();
             // The parts, not a `Runtime`: if the thread cannot start, they
             // are dropped unrun here without coming back to this `drop`.
-            let (handle, workers, monitor, monitor_stop) = (
+            let (handle, workers, monitor) = (
                 self.handle.clone(),
                 std::mem::take(&mut self.workers),
                 self.monitor.take(),
-                self.monitor_stop.clone(),
             );
             let spawned = std::thread::Builder::new()
                 .name("kioto-shutdown".into())
@@ -288,7 +287,6 @@ impl Drop for Runtime {
                         handle,
                         workers,
                         monitor,
-                        monitor_stop,
                     }
                     .shutdown(None)
                 });
