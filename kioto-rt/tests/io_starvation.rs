@@ -62,3 +62,65 @@ fn spinning_workers_do_not_starve_io_or_timers() {
         stop.store(true, Ordering::Relaxed);
     });
 }
+
+/// A yielded task waits for the next driver poll before it runs again (as
+/// in tokio), so readiness that arrives while a task spins on `yield_now`
+/// reaches its task within a yield or two, not after a maintenance tick's
+/// worth of yields.
+#[test]
+fn a_yielding_task_lets_pending_io_through_at_once() {
+    let rt = Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let yields = rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicBool::new(false));
+        let connected = Arc::new(AtomicBool::new(false));
+        let (registered_tx, registered) = kioto_rt::sync::oneshot::channel();
+        let acceptor = {
+            let accepted = accepted.clone();
+            kioto_rt::spawn(async move {
+                let accept = listener.accept();
+                let mut accept = std::pin::pin!(accept);
+                // Registered with the driver before the peer connects.
+                assert!(futures_util::poll!(accept.as_mut()).is_pending());
+                let _ = registered_tx.send(());
+                let _conn = accept.await.unwrap();
+                accepted.store(true, Ordering::SeqCst);
+            })
+        };
+        registered.await.unwrap();
+        // Keeps the only worker busy: it never parks, so only a driver
+        // poll between its yields can notice the connection.
+        let (spinning_tx, spinning) = kioto_rt::sync::oneshot::channel();
+        let spinner = {
+            let (accepted, connected) = (accepted.clone(), connected.clone());
+            kioto_rt::spawn(async move {
+                let _ = spinning_tx.send(());
+                let mut yields_after_connect = 0u32;
+                while !accepted.load(Ordering::SeqCst) && yields_after_connect < 100_000 {
+                    kioto_rt::task::yield_now().await;
+                    if connected.load(Ordering::SeqCst) {
+                        yields_after_connect += 1;
+                    }
+                }
+                yields_after_connect
+            })
+        };
+        spinning.await.unwrap();
+        // `connect` returns once the connection is in the listener's
+        // backlog: from then on its readiness is pending in the driver.
+        let peer = std::net::TcpStream::connect(addr).unwrap();
+        connected.store(true, Ordering::SeqCst);
+        let yields = spinner.await.unwrap();
+        acceptor.await.unwrap();
+        drop(peer);
+        yields
+    });
+    assert!(
+        yields <= 3,
+        "the accept waited {yields} yields for the driver"
+    );
+}

@@ -12,8 +12,11 @@
 //! budget of the task that woke it. A task that yields (woken while it runs:
 //! `yield_now`, or a budget-forced yield) never goes to the LIFO slot: it
 //! waits in the worker's deferred list and re-enters the back of the queue
-//! once the worker has run out of other work (local, LIFO and global), or
-//! at the next maintenance tick.
+//! once the worker has run out of other work (local, LIFO and global) and
+//! has polled the driver without blocking, or at the next maintenance tick
+//! (which polls the driver too). As in tokio, a yielded task therefore runs
+//! again only after I/O and timers have had their turn: tasks spinning on
+//! `yield_now` cannot hold back readiness that has arrived.
 //!
 //! Unlike tokio's, our LIFO slot and deferred list can be stolen by
 //! siblings — but only while their owner is *stuck* in one poll (the monitor

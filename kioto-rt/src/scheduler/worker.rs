@@ -179,7 +179,12 @@ impl Core {
                 self.run_task(task);
                 continue;
             }
-            if self.release_deferred() {
+            if !self.deferred.is_empty() {
+                // Only yielded tasks are left: poll I/O and timers before
+                // running them again (as tokio does), so a task spinning on
+                // `yield_now` never holds back readiness that has arrived.
+                self.poll_driver_now();
+                self.release_deferred();
                 continue;
             }
             if let Some(task) = self.steal_work() {
@@ -193,14 +198,20 @@ impl Core {
     /// Polls I/O and timers without blocking, so a busy worker still lets
     /// them make progress; publishes the queue-depth gauge.
     fn maintenance(&self) {
-        if let Some(mut driver) = self.shared.driver.try_lock() {
-            driver.park(&self.shared.driver_handle, Some(Duration::ZERO));
-        }
+        self.poll_driver_now();
         self.release_deferred();
         self.remote()
             .metrics
             .local_queue_depth
             .set(self.local.len());
+    }
+
+    /// Polls the driver without blocking, unless another worker holds it
+    /// (it is parked in it, or polling it: either way it dispatches).
+    fn poll_driver_now(&self) {
+        if let Some(mut driver) = self.shared.driver.try_lock() {
+            driver.park(&self.shared.driver_handle, Some(Duration::ZERO));
+        }
     }
 
     fn next_task(&self, tick: u32) -> Option<Notified> {
