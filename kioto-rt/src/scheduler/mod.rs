@@ -103,13 +103,17 @@ pub(crate) struct Shared {
     id: crate::runtime::Id,
     remotes: Box<[CachePadded<Remote>]>,
     injector: Injector<Notified>,
-    /// Taken around each push and steal of `injector` in loom builds only.
-    /// crossbeam orders a push before the steal that takes it with std
-    /// atomics, which loom cannot see; without this, a model that hands a
-    /// task from one thread to another through the injector reads the
-    /// task's (loom) metadata "concurrently" with its creation.
+    /// Loom builds only: crossbeam orders a push before the steal that
+    /// takes it with std atomics, which loom cannot see; without this, a
+    /// model that hands a task from one thread to another through the
+    /// injector reads the task's (loom) metadata "concurrently" with its
+    /// creation. A release RMW before each push and an acquire RMW after
+    /// each successful steal give loom exactly that order (an RMW reads the
+    /// latest value, so it pairs with every earlier push), and no more: a
+    /// lock would also serialise pushes and steals, which crossbeam does
+    /// not, and hide orderings the models should explore.
     #[cfg(loom)]
-    injector_handoff: Mutex<()>,
+    injector_handoff: crate::loom::sync::atomic::AtomicUsize,
     idle: Idle,
     /// Held by the worker that drives I/O and timers, never blocked on.
     driver: Mutex<Driver>,
@@ -188,7 +192,7 @@ impl Shared {
             remotes: remotes.into_boxed_slice(),
             injector: Injector::new(),
             #[cfg(loom)]
-            injector_handoff: Mutex::new(()),
+            injector_handoff: crate::loom::sync::atomic::AtomicUsize::new(0),
             idle: Idle::new(n),
             driver: Mutex::new(driver),
             driver_handle,
@@ -335,16 +339,35 @@ impl Shared {
         self.drained_after_shutdown();
     }
 
-    fn push_injected(&self, runnable: Notified) {
+    pub(crate) fn push_injected(&self, runnable: Notified) {
         #[cfg(loom)]
-        let _handoff = self.injector_handoff.lock();
+        self.injector_handoff.fetch_add(1, Ordering::Release);
         self.injector.push(runnable);
     }
 
-    fn steal_injected(&self) -> crossbeam_deque::Steal<Notified> {
+    pub(crate) fn steal_injected(&self) -> crossbeam_deque::Steal<Notified> {
+        let stolen = self.injector.steal();
+        self.after_injector_steal(&stolen);
+        stolen
+    }
+
+    /// Takes a batch from the global queue into `local` and returns one.
+    pub(crate) fn steal_injected_batch(
+        &self,
+        local: &crossbeam_deque::Worker<Notified>,
+    ) -> crossbeam_deque::Steal<Notified> {
+        let stolen = self.injector.steal_batch_and_pop(local);
+        self.after_injector_steal(&stolen);
+        stolen
+    }
+
+    /// See `injector_handoff`.
+    #[inline]
+    fn after_injector_steal(&self, _stolen: &crossbeam_deque::Steal<Notified>) {
         #[cfg(loom)]
-        let _handoff = self.injector_handoff.lock();
-        self.injector.steal()
+        if _stolen.is_success() {
+            self.injector_handoff.fetch_add(0, Ordering::Acquire);
+        }
     }
 
     /// After a push to the injector: if `finish_shutdown` already did its

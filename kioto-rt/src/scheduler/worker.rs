@@ -216,7 +216,7 @@ impl Core {
 
     fn next_task(&self, tick: u32) -> Option<Notified> {
         if tick % self.shared.config.global_queue_interval == 0 {
-            if let Some(task) = steal_one(&self.shared.injector) {
+            if let Some(task) = self.steal_from(|| self.shared.steal_injected()) {
                 self.remote().metrics.global_queue_takes.incr();
                 return Some(task);
             }
@@ -235,7 +235,7 @@ impl Core {
     /// its first task, counting every task taken.
     fn take_global_batch(&self) -> Option<Notified> {
         let before = self.local.len();
-        let task = self.steal_from(|| self.shared.injector.steal_batch_and_pop(&self.local))?;
+        let task = self.steal_from(|| self.shared.steal_injected_batch(&self.local))?;
         let taken = (self.local.len() + 1).saturating_sub(before) as u64;
         self.remote().metrics.global_queue_takes.add(taken);
         Some(task)
@@ -334,7 +334,7 @@ impl Core {
         if self.local.len() >= LOCAL_QUEUE_CAPACITY {
             for _ in 0..LOCAL_QUEUE_CAPACITY / 2 {
                 match self.local.pop() {
-                    Some(t) => self.shared.injector.push(t),
+                    Some(t) => self.shared.push_injected(t),
                     None => break,
                 }
             }
@@ -472,16 +472,6 @@ impl Core {
         }
         while let Some(task) = self.local.pop() {
             drop(task);
-        }
-    }
-}
-
-fn steal_one(injector: &crossbeam_deque::Injector<Notified>) -> Option<Notified> {
-    loop {
-        match injector.steal() {
-            Steal::Success(task) => return Some(task),
-            Steal::Empty => return None,
-            Steal::Retry => std::hint::spin_loop(),
         }
     }
 }
