@@ -1,26 +1,24 @@
 //! An idle runtime stays asleep: with one worker parked in the driver and
 //! the other on its condvar, nothing (a driver hand-off, a spurious unpark)
-//! wakes them while no work arrives, and after a second of that the
-//! monitor stops looking too. Counted through Linux's per-thread
-//! context-switch counters, with generous bounds.
+//! wakes them while no work arrives. Counted through Linux's per-thread
+//! context-switch counters, with a generous bound.
 #![cfg(target_os = "linux")]
 
 use kioto_rt::runtime::Builder;
 use std::time::Duration;
 
 const NAME: &str = "idle-probe";
-/// The monitor's name, as Linux keeps it (15 bytes).
-const MONITOR: &str = "idle-probe-moni";
 
-/// Context switches so far of each thread of this process named `name`.
-fn switches(name: &str) -> Vec<(String, u64)> {
+/// Context switches so far of each thread of this process named `NAME`
+/// (the workers; the monitor's name is longer).
+fn worker_switches() -> Vec<(String, u64)> {
     let mut out = Vec::new();
     for task in std::fs::read_dir("/proc/self/task").unwrap() {
         let dir = task.unwrap().path();
         let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
             continue;
         };
-        if comm.trim_end() != name {
+        if comm.trim_end() != NAME {
             continue;
         }
         let Ok(status) = std::fs::read_to_string(dir.join("status")) else {
@@ -56,9 +54,9 @@ fn an_idle_runtime_does_not_wake_its_workers() {
     let _far = rt.spawn(async { kioto_rt::time::sleep(Duration::from_secs(3600)).await });
     std::thread::sleep(Duration::from_millis(100));
 
-    let before = switches(NAME);
+    let before = worker_switches();
     std::thread::sleep(Duration::from_millis(500));
-    let after = switches(NAME);
+    let after = worker_switches();
     assert_eq!(before.len(), 2, "{before:?}");
     for ((thread, b), (_, a)) in before.iter().zip(&after) {
         // Asleep means about zero; a wake-up per monitor look would be 50.
@@ -68,44 +66,4 @@ fn an_idle_runtime_does_not_wake_its_workers() {
             a - b
         );
     }
-
-    // The monitor looks every 10 ms until it has seen a second of this;
-    // then it sleeps too. (Under load its looks run late: give it time.)
-    let mut windows = Vec::new();
-    while windows.len() < 10 {
-        let before = switches(MONITOR);
-        std::thread::sleep(Duration::from_millis(500));
-        let after = switches(MONITOR);
-        assert_eq!(before.len(), 1, "{before:?}");
-        windows.push(after[0].1 - before[0].1);
-        if windows.last() <= Some(&5) {
-            break;
-        }
-    }
-    assert!(
-        windows.last() <= Some(&5),
-        "the monitor kept waking while the runtime idled: {windows:?} per 500 ms"
-    );
-
-    // And it wakes when work comes: a worker stuck right after this idle
-    // spell still has the driver handed over from it (as in
-    // `rt_driver_handoff.rs`), so the sleep below ends during the block.
-    let released = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let r = released.clone();
-    let ended_during_block = rt.block_on(async move {
-        let blocker = kioto_rt::spawn(async move {
-            kioto_rt::time::sleep(Duration::from_millis(20)).await;
-            std::thread::sleep(Duration::from_millis(600));
-            r.store(true, std::sync::atomic::Ordering::SeqCst);
-        });
-        kioto_rt::time::sleep(Duration::from_millis(40)).await;
-        let during = !released.load(std::sync::atomic::Ordering::SeqCst);
-        blocker.await.unwrap();
-        during
-    });
-    assert!(
-        ended_during_block,
-        "the driver waited for the blocked worker"
-    );
-    assert!(rt.metrics().driver_handoff_count() >= 1);
 }

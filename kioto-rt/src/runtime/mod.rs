@@ -113,6 +113,7 @@ pub struct Runtime {
     handle: Handle,
     workers: Vec<ThreadHandle<()>>,
     monitor: Option<ThreadHandle<()>>,
+    monitor_stop: Arc<scheduler::MonitorStop>,
 }
 
 impl Runtime {
@@ -142,6 +143,7 @@ impl Runtime {
             handle: Handle::from_shared(shared.clone()),
             workers: Vec::with_capacity(launches.len()),
             monitor: None,
+            monitor_stop: Arc::default(),
         };
         for launch in launches {
             let mut builder = std::thread::Builder::new().name((config.thread_name)());
@@ -161,6 +163,7 @@ impl Runtime {
         }
         rt.monitor = Some(scheduler::spawn_monitor(
             shared,
+            rt.monitor_stop.clone(),
             format!("{}-monitor", (config.thread_name)()),
         )?);
         Ok(rt)
@@ -234,7 +237,7 @@ impl Runtime {
         let _enter = context::enter(self.handle.clone());
         let shared = self.handle.shared();
         shared.begin_shutdown();
-        shared.stop_monitor();
+        self.monitor_stop.stop();
         let current = std::thread::current().id();
         for worker in self.workers.drain(..) {
             if worker.thread().id() == current {
@@ -275,10 +278,11 @@ impl Drop for Runtime {
             self.handle.shared().begin_shutdown();
             // The parts, not a `Runtime`: if the thread cannot start, they
             // are dropped unrun here without coming back to this `drop`.
-            let (handle, workers, monitor) = (
+            let (handle, workers, monitor, monitor_stop) = (
                 self.handle.clone(),
                 std::mem::take(&mut self.workers),
                 self.monitor.take(),
+                self.monitor_stop.clone(),
             );
             let spawned = std::thread::Builder::new()
                 .name("kioto-shutdown".into())
@@ -287,6 +291,7 @@ impl Drop for Runtime {
                         handle,
                         workers,
                         monitor,
+                        monitor_stop,
                     }
                     .shutdown(None)
                 });

@@ -129,13 +129,6 @@ impl Idle {
         }
     }
 
-    /// True if every worker is parked. A read-modify-write, like
-    /// `should_notify`: the monitor's last check before it sleeps for
-    /// idleness, ordered against every unpark (`monitor_sleep.rs`).
-    pub(crate) fn all_parked(&self) -> bool {
-        Self::unparked(self.state.fetch_add(0, SeqCst)) == 0
-    }
-
     /// True while `worker` is on the sleeper list.
     pub(crate) fn is_parked(&self, worker: usize) -> bool {
         self.sleepers.lock().contains(&worker)

@@ -45,9 +45,7 @@
 //! its condvar, it unparks that worker, which parks again and, finding the
 //! driver's mutex free, takes the reactor and the timer wheel over
 //! (`handoff.rs`). An idle runtime always has a worker parked in the
-//! driver, so the monitor never wakes anybody there; and after a second
-//! of every worker parked, the monitor itself sleeps until one unparks
-//! (`monitor_sleep.rs`).
+//! driver, so the monitor never wakes anybody there.
 //!
 //! # Shutdown
 //!
@@ -66,11 +64,10 @@ mod idle;
 mod lifo;
 pub(crate) mod metrics;
 mod monitor;
-mod monitor_sleep;
 mod park;
 mod worker;
 
-pub(crate) use monitor::spawn as spawn_monitor;
+pub(crate) use monitor::{spawn as spawn_monitor, MonitorStop};
 pub(crate) use worker::WorkerLaunch;
 
 use crate::blocking::BlockingPool;
@@ -86,7 +83,6 @@ use crossbeam_utils::CachePadded;
 use idle::Idle;
 use lifo::LifoSlot;
 use metrics::WorkerMetrics;
-use monitor_sleep::MonitorSleep;
 use park::Parker;
 use std::future::Future;
 use std::panic::Location;
@@ -131,9 +127,6 @@ pub(crate) struct Shared {
     /// Times the monitor woke a sleeper to take over the driver
     /// (`handoff.rs`). Written by the monitor thread alone.
     driver_handoffs: AtomicU64,
-    /// Where the monitor thread sleeps; workers leaving their park wake it
-    /// if it sleeps for idleness (`monitor_sleep.rs`).
-    monitor: MonitorSleep,
 }
 
 /// The part of a worker that other threads touch.
@@ -206,7 +199,6 @@ impl Shared {
             shutdown_done: AtomicBool::new(false),
             remote_spawned: AtomicU64::new(0),
             driver_handoffs: AtomicU64::new(0),
-            monitor: MonitorSleep::new(),
         });
         let launches = locals
             .into_iter()
@@ -411,11 +403,6 @@ impl Shared {
             remote.parker.unpark(&self.driver_handle);
         }
         self.driver_handle.unpark();
-    }
-
-    /// Makes the monitor thread exit at its next look, or now if it sleeps.
-    pub(crate) fn stop_monitor(&self) {
-        self.monitor.stop();
     }
 
     /// Completes shutdown once the workers have exited: drops every task

@@ -12,9 +12,7 @@
 //!
 //! The monitor also hands the I/O driver and the timer wheel to a sleeping
 //! worker when nobody has polled them for a while (`handoff.rs`): the
-//! worker that held them may be the stuck one. While every worker is
-//! parked it has nothing to watch, and after `QUIET_AFTER` of that it
-//! sleeps until a worker unparks (`monitor_sleep.rs`).
+//! worker that held them may be the stuck one.
 //!
 //! With `Builder::stall_threshold(d)` set, the monitor also emits one
 //! `tracing::warn!` per stall longer than `d`, naming the worker, the task
@@ -24,7 +22,7 @@ use super::handoff::DriverWatch;
 use super::Shared;
 use std::panic::Location;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -37,11 +35,29 @@ const DEFAULT_PERIOD: Duration = Duration::from_millis(10);
 /// `event_interval` ticks, and a hand-off is a wake-up.
 const HANDOFF_AFTER: Duration = Duration::from_millis(10);
 
-/// How long the monitor sees every worker parked before it sleeps until
-/// one unparks (`monitor_sleep.rs`). Long enough that a runtime between
-/// requests keeps it looking, so the worker that takes the next request
-/// rarely pays for the wake-up.
-pub(super) const QUIET_AFTER: Duration = Duration::from_secs(1);
+/// Lets the runtime stop the monitor promptly at shutdown.
+#[derive(Debug, Default)]
+pub(crate) struct MonitorStop {
+    stopped: Mutex<bool>,
+    condvar: Condvar,
+}
+
+impl MonitorStop {
+    pub(crate) fn stop(&self) {
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.condvar.notify_all();
+    }
+
+    /// Sleeps for `period`; returns false once stopped.
+    fn sleep(&self, period: Duration) -> bool {
+        let guard = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        let (guard, _) = self
+            .condvar
+            .wait_timeout_while(guard, period, |stopped| !*stopped)
+            .unwrap_or_else(|e| e.into_inner());
+        !*guard
+    }
+}
 
 struct Observation {
     seq: u64,
@@ -50,14 +66,15 @@ struct Observation {
 }
 
 /// Starts the monitor thread for `shared`.
-pub(crate) fn spawn(shared: Arc<Shared>, name: String) -> std::io::Result<JoinHandle<()>> {
+pub(crate) fn spawn(
+    shared: Arc<Shared>,
+    stop: Arc<MonitorStop>,
+    name: String,
+) -> std::io::Result<JoinHandle<()>> {
     let threshold = shared.config.stall_threshold;
     let period = match threshold {
         Some(t) => (t / 4).clamp(Duration::from_millis(1), DEFAULT_PERIOD),
         None => DEFAULT_PERIOD,
-    };
-    let looks = move |d: Duration| {
-        u32::try_from(d.as_nanos().div_ceil(period.as_nanos())).unwrap_or(u32::MAX)
     };
     std::thread::Builder::new().name(name).spawn(move || {
         let now = Instant::now();
@@ -68,25 +85,11 @@ pub(crate) fn spawn(shared: Arc<Shared>, name: String) -> std::io::Result<JoinHa
                 reported: false,
             })
             .collect();
-        let mut watch = DriverWatch::new(looks(HANDOFF_AFTER));
-        // Since when every look found every worker parked.
-        let mut all_parked_since = None;
-        let sleep = &shared.monitor;
-        while sleep.sleep(period) {
+        let looks = HANDOFF_AFTER.as_nanos().div_ceil(period.as_nanos());
+        let mut watch = DriverWatch::new(u32::try_from(looks).unwrap_or(u32::MAX));
+        while stop.sleep(period) {
             sample(&shared, &mut seen, threshold);
             hand_off_driver(&shared, &mut watch);
-            if !shared.idle.all_parked() {
-                all_parked_since = None;
-                continue;
-            }
-            let since = *all_parked_since.get_or_insert_with(Instant::now);
-            if since.elapsed() >= QUIET_AFTER {
-                all_parked_since = None;
-                tracing::trace!("every worker parked; the monitor sleeps until one unparks");
-                if !sleep.sleep_while_idle(|| shared.idle.all_parked()) {
-                    break;
-                }
-            }
         }
     })
 }

@@ -102,7 +102,7 @@ impl Parker {
     }
 
     /// Consumes a pending notification, if any.
-    pub(super) fn take_notification(&self) -> bool {
+    fn take_notification(&self) -> bool {
         self.state
             .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
             .is_ok()
@@ -127,7 +127,7 @@ impl Parker {
         }
     }
 
-    pub(super) fn park_condvar(&self, timeout: Option<Duration>) {
+    fn park_condvar(&self, timeout: Option<Duration>) {
         let mut guard = self.mutex.lock();
         match self
             .state

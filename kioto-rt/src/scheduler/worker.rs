@@ -428,7 +428,6 @@ impl Core {
                 // Notified meanwhile: counted as searching already.
                 self.is_searching.set(true);
             }
-            shared.monitor.wake();
             self.busy_since.set(Instant::now());
             return;
         }
@@ -459,9 +458,6 @@ impl Core {
             }
         }
         tracing::trace!(worker = self.index, "unpark");
-        // Counted unparked by now (by us or by whoever notified us): the
-        // monitor may have gone to sleep while every worker was parked.
-        shared.monitor.wake();
         self.busy_since.set(Instant::now());
     }
 
