@@ -20,9 +20,10 @@
 //! The waker is woken by reference and stays registered, so a receiver
 //! that sleeps again with the same waker costs no clone.
 //!
-//! When the receiver is done for good (the mailbox closes) it takes the
-//! waker out, so a mailbox that outlives its task (an `Addr` kept after
-//! the runtime is gone) keeps neither the task nor its runtime alive.
+//! When the receiver's task is dropped without finishing (cancelled, or its
+//! runtime shut down) the waker is taken out, so a mailbox that outlives its
+//! task (an `Addr` kept after the runtime is gone) keeps neither the task
+//! nor its runtime alive.
 //!
 //! Only the consumer ever registers or takes: the actor task, and at the
 //! end whoever closes the mailbox as its single consumer (see
@@ -127,29 +128,26 @@ impl AtomicWaker {
 
     /// Takes the registered waker out, so whatever it keeps alive (the
     /// receiving task, and through it its runtime) is released. Called by
-    /// the receiver, when it will never register again; waits out a
-    /// concurrent [`wake`](Self::wake), which holds the cell only to wake.
+    /// the receiver, when it will never register again. If a wake is in
+    /// progress right then, the waker stays where it is (no spinning: the
+    /// waking thread may be preempted for a whole time slice) and is freed
+    /// with the slot.
     pub(crate) fn take(&self) -> Option<Waker> {
-        loop {
-            match self.state.compare_exchange(
-                IDLE,
-                REGISTERING,
-                Ordering::Acquire,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    // SAFETY: we moved the state from IDLE to REGISTERING, so
-                    // we own the cell until we leave REGISTERING.
-                    let waker = unsafe { self.waker.with_mut(|slot| (*slot).take()) };
-                    // A wake that arrives meanwhile finds REGISTERING and
-                    // only sets WAKING; with no waker left there is nothing
-                    // to deliver, so clear both.
-                    self.state.swap(IDLE, Ordering::AcqRel);
-                    return waker;
-                }
-                Err(_) => crate::loom::hint::spin_loop(),
-            }
+        if self
+            .state
+            .compare_exchange(IDLE, REGISTERING, Ordering::Acquire, Ordering::Acquire)
+            .is_err()
+        {
+            return None;
         }
+        // SAFETY: we moved the state from IDLE to REGISTERING, so we own the
+        // cell until we leave REGISTERING.
+        let waker = unsafe { self.waker.with_mut(|slot| (*slot).take()) };
+        // A wake that arrives meanwhile finds REGISTERING and only sets
+        // WAKING; with no waker left there is nothing to deliver, so clear
+        // both.
+        self.state.swap(IDLE, Ordering::AcqRel);
+        waker
     }
 }
 

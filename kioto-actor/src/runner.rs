@@ -96,6 +96,7 @@ impl<A: Actor, F> Drop for Unsupervised<A, F> {
     fn drop(&mut self) {
         if let Some(cell) = self.cell.take() {
             cell.finish(StopReason::Killed);
+            cell.mailbox.forget_receiver();
         }
     }
 }

@@ -236,6 +236,9 @@ impl<A: Actor> Drop for Consuming<A> {
         if !self.held {
             return;
         }
+        // This task never polls again; the next instance (if any) registers
+        // its own waker once it holds the role.
+        self.cell.mailbox.forget_receiver();
         if let Some(reason) = self.role.release() {
             finish_cell(&self.cell, self.nested.as_ref(), reason);
         }
