@@ -106,6 +106,8 @@ impl<A: Actor> ActorCell<A> {
 
     /// The end for good: see the module docs. Idempotent. Closes the
     /// mailbox, so only its single consumer may call it (see `mailbox.rs`).
+    #[cold]
+    #[inline(never)]
     pub(crate) fn finish(&self, reason: StopReason) {
         // Reason first, so `stop_reason` is set by the time `connected` is
         // false; watchers last, so they see the mailbox closed.

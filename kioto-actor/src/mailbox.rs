@@ -497,6 +497,11 @@ impl<T: SlotValue> Mailbox<T> {
     /// The caller takes the consumer's role: it must not run while the
     /// receiver polls (the actor task calls it after its loop, or whoever
     /// finishes a cell with no instance running).
+    // Cold and never inlined: it runs once per actor, and inlined into the
+    // actor task's poll it moved the message loop's code enough to cost 13-25%
+    // on the message benchmarks (tell, ping_pong, fanout, pairs; measured).
+    #[cold]
+    #[inline(never)]
     pub(crate) fn close(&self) -> bool {
         self.publish();
         let prev = self.state.fetch_or(CLOSED, Ordering::SeqCst);
@@ -543,6 +548,8 @@ impl<T: SlotValue> Mailbox<T> {
     /// slower on the spawn benchmark (100,000 actors started and stopped;
     /// the waker's release changes when and where the task's memory is
     /// freed, which is the likely cost, not pinned down further).
+    #[cold]
+    #[inline(never)]
     pub(crate) fn forget_receiver(&self) {
         drop(self.rx_waker.take());
     }
