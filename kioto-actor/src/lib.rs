@@ -77,6 +77,7 @@ mod consumer;
 #[allow(dead_code)]
 mod loom;
 mod mailbox;
+mod panic;
 mod queue;
 
 cfg_not_loom! {
@@ -88,7 +89,6 @@ cfg_not_loom! {
     mod envelope;
     mod error;
     mod handler;
-    mod panic;
     pub mod prelude;
     mod registry;
     mod reply;

@@ -82,7 +82,8 @@ use crate::atomic_waker::AtomicWaker;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::loom::sync::Mutex;
-use crate::queue::{drop_contained, Queue, SlotValue};
+use crate::panic::drop_contained;
+use crate::queue::{Queue, SlotValue};
 
 /// The most places the receiver takes before giving them back in `LEN`
 /// while no sender waits (see the module docs).

@@ -47,3 +47,17 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(&*p))
 }
+
+/// Drops a value whose `Drop` is user code (a queued message, a request's
+/// message it gives up) without letting a panic in it unwind into the
+/// mailbox or the sender: a half-finished drain would leave values queued,
+/// senders waiting and watchers untold. The panic is logged.
+pub(crate) fn drop_contained<T>(value: T) {
+    if let Err(panic) = catch(move || drop(value)) {
+        tracing::error!(
+            value_type = std::any::type_name::<T>(),
+            panic = %panic,
+            "a message panicked while being dropped; the mailbox goes on"
+        );
+    }
+}

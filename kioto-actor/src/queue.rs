@@ -360,16 +360,6 @@ impl<T: SlotValue> Queue<T> {
     }
 }
 
-/// Drops a value whose `Drop` is user code (a message, a reply slot)
-/// without letting a panic in it unwind into the mailbox: a half-finished
-/// drain would leave values queued, senders waiting and watchers untold.
-pub(crate) fn drop_contained<T>(value: T) {
-    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(value)));
-    if dropped.is_err() {
-        tracing::error!("a queued message panicked while being dropped; the mailbox goes on");
-    }
-}
-
 impl<T: SlotValue> Drop for Queue<T> {
     fn drop(&mut self) {
         self.rx.with_mut(|rx| {
@@ -385,7 +375,10 @@ impl<T: SlotValue> Drop for Queue<T> {
                         let tag = NonNull::new(slot.tag.load(Ordering::Relaxed));
                         if let (true, Some(tag)) = (block.start + i >= rx.index, tag) {
                             // A panicking `Drop` must not leak the rest.
-                            drop_contained(T::from_words(tag, slot.rest.with(|r| *r)));
+                            crate::panic::drop_contained(T::from_words(
+                                tag,
+                                slot.rest.with(|r| *r),
+                            ));
                         }
                     }
                     current = block.next.load(Ordering::Relaxed);

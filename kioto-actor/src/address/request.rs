@@ -21,7 +21,7 @@ use super::MessageSender;
 use crate::error::MailboxError;
 use crate::handler::Message;
 use crate::mailbox::{Reserve, WaitSlot};
-use crate::panic::catch;
+use crate::panic::drop_contained;
 use crate::reply::{self, ReplyReceiver};
 
 pub(crate) enum State<M: Message> {
@@ -42,23 +42,12 @@ impl<M: Message> Drop for Waiting<M> {
         self.sender.cancel_wait(&mut self.slot);
         self.sender.remove_sender();
         if let Some(msg) = self.msg.take() {
-            drop_given_up(msg);
+            // Given up on the requester's side (refused, released by a
+            // close, timed out, dropped while waiting): a panicking `Drop`
+            // must not unwind out of `send` or `poll`, so the request still
+            // resolves.
+            drop_contained(msg);
         }
-    }
-}
-
-/// Drops a message the request gives up on, on the requester's side:
-/// refused at the call, released from the wait list by a close, timed out
-/// or dropped while waiting. A panicking `Drop` is contained (and logged),
-/// as in the mailbox, so the request still resolves instead of unwinding
-/// out of `send` or `poll`.
-fn drop_given_up<M>(msg: M) {
-    if let Err(panic) = catch(move || drop(msg)) {
-        tracing::error!(
-            message_type = std::any::type_name::<M>(),
-            panic = %panic,
-            "a request's message panicked while being dropped"
-        );
     }
 }
 
@@ -81,7 +70,7 @@ where
             State::Replying(rx)
         }
         Reserve::Closed => {
-            drop_given_up(msg);
+            drop_contained(msg);
             State::Failed(MailboxError::Closed)
         }
         Reserve::Full => wait(to_arc(), msg),
