@@ -160,28 +160,31 @@ mod loom_tests {
     use std::future::poll_fn;
     use std::task::Poll;
 
+    /// A producer sets a flag and wakes the slot while this thread
+    /// registers and waits for the flag: the wake-up must reach it.
+    fn producer_wake_reaches_the_registrar(slot: &Arc<AtomicWaker>) {
+        let flag = Arc::new(AtomicBool::new(false));
+        let th = {
+            let (slot, flag) = (slot.clone(), flag.clone());
+            loom::thread::spawn(move || {
+                flag.store(true, Release);
+                slot.wake();
+            })
+        };
+        loom::future::block_on(poll_fn(|cx| {
+            slot.register(cx.waker());
+            if flag.load(Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }));
+        th.join().unwrap();
+    }
+
     #[test]
     fn wake_is_never_lost() {
-        loom::model(|| {
-            let slot = Arc::new(AtomicWaker::new());
-            let flag = Arc::new(AtomicBool::new(false));
-            let th = {
-                let (slot, flag) = (slot.clone(), flag.clone());
-                loom::thread::spawn(move || {
-                    flag.store(true, Release);
-                    slot.wake();
-                })
-            };
-            loom::future::block_on(poll_fn(|cx| {
-                slot.register(cx.waker());
-                if flag.load(Acquire) {
-                    Poll::Ready(())
-                } else {
-                    Poll::Pending
-                }
-            }));
-            th.join().unwrap();
-        });
+        loom::model(|| producer_wake_reaches_the_registrar(&Arc::new(AtomicWaker::new())));
     }
 
     /// A waker that wakes the slot it was registered in when dropped; the
@@ -216,29 +219,13 @@ mod loom_tests {
     fn a_replaced_waker_may_enter_the_slot_from_its_drop() {
         loom::model(|| {
             let slot = Arc::new(AtomicWaker::new());
-            let flag = Arc::new(AtomicBool::new(false));
             let first = std::task::Waker::from(std::sync::Arc::new(WakesSlotOnDrop(
                 slot.clone(),
                 loom::thread::current().id(),
             )));
             slot.register(&first);
             drop(first); // the slot holds the only clone
-            let th = {
-                let (slot, flag) = (slot.clone(), flag.clone());
-                loom::thread::spawn(move || {
-                    flag.store(true, Release);
-                    slot.wake();
-                })
-            };
-            loom::future::block_on(poll_fn(|cx| {
-                slot.register(cx.waker());
-                if flag.load(Acquire) {
-                    Poll::Ready(())
-                } else {
-                    Poll::Pending
-                }
-            }));
-            th.join().unwrap();
+            producer_wake_reaches_the_registrar(&slot);
         });
     }
 }

@@ -239,6 +239,21 @@ mod tests {
         c.load(Ordering::SeqCst)
     }
 
+    /// Spawns a task that never finishes, counting its future's drop, and
+    /// polls it once: it is then idle, waiting for a wake-up.
+    fn spawn_idle(shared: &Arc<Shared>, futures: &LoomArc<AtomicUsize>) -> super::JoinHandle<()> {
+        let f = DropCount(futures.clone());
+        let handle = shared.spawn(
+            async move {
+                let _f = f;
+                std::future::pending::<()>().await;
+            },
+            Location::caller(),
+        );
+        run_queued(shared);
+        handle
+    }
+
     /// Runs whatever is queued right now, as a worker would.
     fn run_queued(shared: &Shared) {
         while let Some(runnable) = shared.pop_injected() {
@@ -296,15 +311,7 @@ mod tests {
         loom::model(|| {
             let shared = crate::runtime::model_shared();
             let futures = counter();
-            let f = DropCount(futures.clone());
-            let handle = shared.spawn(
-                async move {
-                    let _f = f;
-                    std::future::pending::<()>().await;
-                },
-                Location::caller(),
-            );
-            run_queued(&shared); // first poll: now idle
+            let handle = spawn_idle(&shared, &futures);
             let keep = handle.abort_handle();
             let abort = handle.abort_handle();
             let aborter = thread::spawn(move || abort.abort());
@@ -325,15 +332,7 @@ mod tests {
         loom::model(|| {
             let shared = crate::runtime::model_shared();
             let futures = counter();
-            let f = DropCount(futures.clone());
-            let handle = shared.spawn(
-                async move {
-                    let _f = f;
-                    std::future::pending::<()>().await;
-                },
-                Location::caller(),
-            );
-            run_queued(&shared); // first poll: now idle
+            let handle = spawn_idle(&shared, &futures);
             let keep = handle.abort_handle();
             let abort = handle.abort_handle();
             let aborter = thread::spawn(move || abort.abort());
